@@ -94,6 +94,7 @@ def ensure_importable(config: ServeConfig) -> None:
     if wd not in sys.path:
         sys.path.insert(0, wd)
     module = config.target.partition(":")[0]
+    importlib.invalidate_caches()
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError) as exc:
