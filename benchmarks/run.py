@@ -223,8 +223,9 @@ def start_server(server: str, framework: str, timeout: float = 30.0) -> RunningS
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
+            tail = running.log_tail()
             stop_server(running)
-            raise RuntimeError(f"{server}/{framework} exited with {process.returncode}:\n{running.log_tail()}")
+            raise RuntimeError(f"{server}/{framework} exited with {process.returncode}:\n{tail}")
         try:
             http_get(port, "/", timeout=1.0)
             return running
