@@ -1,0 +1,1 @@
+"""Compat suite: every scenario over ASGI/RSGI in-process and uvicorn/granian real servers."""
