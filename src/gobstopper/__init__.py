@@ -1,0 +1,52 @@
+"""Gobstopper: a Flask-like async web framework for Granian RSGI, with the same behaviour under ASGI.
+
+>>> from gobstopper import Gobstopper
+>>> app = Gobstopper(__name__)
+>>> @app.get("/")
+... async def index(request):
+...     return {"message": "Hello"}
+
+Run it with ``gobstopper run app:app`` (Granian RSGI), ``granian --interface rsgi app:app`` or
+``uvicorn app:app``; test it with ``gobstopper.testing.TestClient``.
+"""
+
+from .core.app import Gobstopper
+from .core.blueprint import Blueprint
+from .http.errors import (
+    BadRequest,
+    BodyValidationError,
+    HTTPException,
+    NotFound,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
+from .http.helpers import abort, jsonify, make_response, send_file, send_from_directory
+from .http.problem import problem
+from .http.request import Request
+from .http.response import FileResponse, JSONResponse, Response, StreamResponse, redirect
+
+__version__ = "0.6.0"
+
+__all__ = [
+    "BadRequest",
+    "Blueprint",
+    "BodyValidationError",
+    "FileResponse",
+    "Gobstopper",
+    "HTTPException",
+    "JSONResponse",
+    "NotFound",
+    "Request",
+    "RequestTooLarge",
+    "Response",
+    "StreamResponse",
+    "UnsupportedMediaType",
+    "__version__",
+    "abort",
+    "jsonify",
+    "make_response",
+    "problem",
+    "redirect",
+    "send_file",
+    "send_from_directory",
+]

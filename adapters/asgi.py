@@ -1,0 +1,168 @@
+"""ASGI adapter (uvicorn, ``granian --interface asgi``, httpx/TestClient): scope + receive/send in, events out.
+
+Same shape as ``rsgi.py``: a request source, then ``__call__`` (translate, ``app.handle``, send by body kind),
+then lifecycle (here, the ASGI lifespan protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+
+from gobstopper.http._source import Connection, RawHeaders
+from gobstopper.http._streaming import pump
+from gobstopper.http.errors import ClientDisconnect
+from gobstopper.http.request import Request
+from gobstopper.http.response import BYTES, FILE, Response
+
+_FILE_CHUNK = 64 * 1024
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class ASGISource:
+    """How the core reads an ASGI request (``scope`` is the ASGI scope dict, ``channel`` is ``receive``)."""
+
+    def query_string(self, scope: Any) -> str:
+        return scope["query_string"].decode("latin-1")
+
+    def headers(self, scope: Any) -> RawHeaders:
+        return RawHeaders(scope["headers"])
+
+    def raw_headers(self, scope: Any) -> list[tuple[bytes, bytes]]:
+        return list(scope["headers"])
+
+    def connection(self, scope: Any) -> Connection:
+        client, server = scope.get("client"), scope.get("server")
+        return Connection(
+            scope.get("scheme", "http"),
+            (client[0], int(client[1])) if client else None,
+            (server[0], int(server[1] or 0)) if server else None,
+            scope.get("http_version", "1.1"),
+            None,
+        )
+
+    async def body(self, receive: Any) -> AsyncIterator[bytes]:
+        while True:
+            message = await receive()
+            if message["type"] == "http.request":
+                yield message.get("body", b"")
+                if not message.get("more_body", False):
+                    return
+            elif message["type"] == "http.disconnect":
+                raise ClientDisconnect("the client disconnected while sending the body")
+
+
+SOURCE = ASGISource()
+
+
+def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
+    # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
+    return [(n.encode("latin-1"), v.encode()) for n, v in headers if not (skip_length and n == "content-length")]
+
+
+class ASGIAdapter:
+    """Serves one Gobstopper app over ASGI."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._handle = app.handle
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await self._lifespan(receive, send)
+            else:
+                await self._reject_websocket(receive, send)
+            return
+        method = scope["method"]
+        request = Request(method, scope["path"], scope, receive, SOURCE, self.app)
+        response: Response = await self._handle(request)
+        kind = response.kind
+        if kind is BYTES:
+            body = response.body
+            if type(body) is str:
+                body = body.encode()
+            headers = _encode_headers(response.headers._list)
+            if response.status not in _NO_BODY_STATUSES:
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        elif kind is FILE:
+            await self._send_file(scope, method, response, send)
+        else:
+            await self._send_stream(method, response, receive, send)
+
+    @staticmethod
+    async def _send_file(scope: Any, method: str, response: Any, send: Any) -> None:
+        headers = _encode_headers(response.headers._list, skip_length=False)
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if method == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        whole = response.status != 206
+        if whole and "http.response.pathsend" in scope.get("extensions", {}):
+            await send({"type": "http.response.pathsend", "path": response.path})
+            return
+        # No pathsend: read in chunks off the event loop.
+        with open(response.path, "rb") as file:
+            await anyio.to_thread.run_sync(file.seek, response.start)
+            remaining = response.end - response.start
+            while remaining > 0:
+                chunk = await anyio.to_thread.run_sync(file.read, min(_FILE_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+        if remaining > 0:  # the file shrank under us: end the body rather than hang
+            await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _send_stream(method: str, response: Any, receive: Any, send: Any) -> None:
+        headers = _encode_headers(response.headers._list)
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if method == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_chunk(chunk: bytes | str) -> None:
+            body = chunk.encode() if type(chunk) is str else chunk
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        try:
+            complete = await pump(response.chunks(), send_chunk, disconnected)
+        except OSError:  # the server reports a closed connection this way
+            return
+        if complete:
+            await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _reject_websocket(receive: Any, send: Any) -> None:
+        # WebSockets are not served yet: refuse the handshake (the server answers 403).
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1000})
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.app.startup()
+                except Exception as exc:
+                    self.app.logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.app.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

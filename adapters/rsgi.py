@@ -1,0 +1,130 @@
+"""RSGI (Granian) adapter: scope + protocol in, ``response_*`` calls out.
+
+Same shape as ``asgi.py``: a request source, then ``__call__`` (translate, ``app.handle``, send by body kind),
+then lifecycle. Scope attributes are Rust getters that allocate on every access, so each is read once and
+only when the core asks (RSGI-NOTES §1.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gobstopper.http._source import Connection, parse_host_port
+from gobstopper.http._streaming import pump
+from gobstopper.http.errors import ClientDisconnect
+from gobstopper.http.request import Request
+from gobstopper.http.response import BYTES, FILE, Response
+
+
+class RSGISource:
+    """How the core reads an RSGI request (``scope`` is the RSGI scope, ``channel`` the HTTP protocol)."""
+
+    def query_string(self, scope: Any) -> str:
+        return scope.query_string
+
+    def headers(self, scope: Any) -> Any:
+        return scope.headers  # RSGIHeaders already has get / get_all / items
+
+    def raw_headers(self, scope: Any) -> list[tuple[bytes, bytes]]:
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()]
+
+    def connection(self, scope: Any) -> Connection:
+        return Connection(
+            scope.scheme,
+            parse_host_port(scope.client),
+            parse_host_port(scope.server),
+            scope.http_version,
+            scope.authority,
+        )
+
+    async def body(self, protocol: Any) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in protocol:  # the last chunk is b"" (RSGI-NOTES G10); the core skips empties
+                yield chunk
+        except RuntimeError as exc:  # RSGIProtocolClosed / RSGIProtocolError are RuntimeErrors
+            raise ClientDisconnect(str(exc)) from None
+
+
+SOURCE = RSGISource()
+
+
+def _without_content_length(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    # hyper computes the length of bytes/str bodies; a wrong one from the app corrupts keep-alive (G6).
+    return [h for h in headers if h[0] != "content-length"]
+
+
+class RSGIAdapter:
+    """Serves one Gobstopper app over RSGI."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._handle = app.handle
+
+    async def __call__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            # WebSockets are not served yet: reject the handshake with an explicit HTTP status, never
+            # letting Granian close without one (RSGI-NOTES G13).
+            protocol.close(404 if self.app._ws_router.match("WEBSOCKET", scope.path)[0] == 3 else 501)
+            return
+        method = scope.method
+        request = Request(method, scope.path, scope, protocol, SOURCE, self.app)
+        response: Response = await self._handle(request)
+        kind = response.kind
+        if kind is BYTES:
+            headers = response.headers._list
+            if len(headers) > 1:
+                headers = _without_content_length(headers)
+            body = response.body
+            if type(body) is str:
+                protocol.response_str(response.status, headers, body)
+            else:
+                protocol.response_bytes(response.status, headers, body)
+        elif kind is FILE:
+            self._send_file(method, response, protocol)
+        else:
+            await self._send_stream(method, response, protocol)
+
+    @staticmethod
+    def _send_file(method: str, response: Any, protocol: Any) -> None:
+        headers = response.headers._list
+        if method == "HEAD":
+            protocol.response_empty(response.status, headers)  # don't make Granian open the file (G7)
+        elif response.status == 206:
+            protocol.response_file_range(response.status, headers, response.path, response.start, response.end)
+        else:
+            protocol.response_file(response.status, headers, response.path)
+
+    @staticmethod
+    async def _send_stream(method: str, response: Any, protocol: Any) -> None:
+        transport = protocol.response_stream(response.status, _without_content_length(response.headers._list))
+        if method == "HEAD":
+            return
+
+        async def send(chunk: bytes | str) -> None:
+            if type(chunk) is str:
+                await transport.send_str(chunk)
+            else:
+                await transport.send_bytes(chunk)
+
+        try:
+            await pump(response.chunks(), send, protocol.client_disconnect)
+        except RuntimeError:  # the transport closed under us: the client is gone
+            pass
+
+    # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
+
+    def init(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure."""
+        if loop.is_running():  # Granian's embedded server calls this with its loop running
+            loop.create_task(self.app.startup())
+        else:
+            loop.run_until_complete(self.app.startup())
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``__rsgi_del__``: drain and run the shutdown handlers."""
+        if loop.is_running():
+            loop.create_task(self.app.shutdown())
+        else:
+            loop.run_until_complete(self.app.shutdown())

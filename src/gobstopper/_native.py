@@ -1,0 +1,34 @@
+"""The one place that imports ``gobstopper_rs``: it picks the Rust or the Python router.
+
+``GOBSTOPPER_NATIVE=0`` forces the Python implementation (tests run both). Read once, at import.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .core._router import Router as PythonRouter
+
+UnsupportedConvertor: type[Exception]
+
+if os.environ.get("GOBSTOPPER_NATIVE", "1") == "0":
+    RustRouter: Any = None
+else:
+    try:
+        from gobstopper_rs import Router as RustRouter
+        from gobstopper_rs import UnsupportedConvertor
+    except ImportError:
+        RustRouter = None
+
+if RustRouter is None:
+
+    class UnsupportedConvertor(Exception):  # type: ignore[no-redef]
+        """Never raised: there is no Rust router in this process."""
+
+
+def new_router(prefer_native: bool = True) -> tuple[Any, bool]:
+    """A fresh router and whether it is the Rust one."""
+    if prefer_native and RustRouter is not None:
+        return RustRouter(), True
+    return PythonRouter(), False

@@ -1,0 +1,517 @@
+"""The application: registration, dispatch, error handling and lifecycle. It never speaks a server protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.routing import compile_path
+
+from .. import _native
+from ..http._files import prepare_file
+from ..http.errors import (
+    BadRequest,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
+from ..http.problem import render_http_exception
+from ..http.request import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COOKIES, DEFAULT_MAX_QUERY_PARAMS, Request
+from ..http.response import FILE, Response, redirect
+from ._entry import ServerEntry
+from ._pipeline import Endpoint, Route, call_hook, wrap_middleware
+from ._returns import to_response
+from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, flask_to_starlette, parse_pattern
+from ._scaffold import Scaffold
+from .blueprint import Blueprint, _clean_prefix
+
+SLASH_POLICIES = ("strict", "add_slash", "remove_slash")
+_URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class Gobstopper(ServerEntry, Scaffold):
+    """A Gobstopper application: at once an RSGI app (Granian) and an ASGI app (uvicorn, tests).
+
+    Args:
+        name: the application's name (usually ``__name__``); also the logger's name.
+        debug: show tracebacks in 500 answers.
+        slash_policy: ``"strict"`` (default: ``/a`` and ``/a/`` are different routes), ``"add_slash"`` or
+            ``"remove_slash"`` (308 redirect to the other form when only it exists).
+
+    Attributes:
+        trusted_proxies: addresses/networks whose ``X-Forwarded-For``/``-Proto`` are believed (none by default).
+        trusted_hosts: when set, only these host names are accepted (others are a 400).
+        max_body_bytes: request body limit (10 MiB by default; ``None`` for no limit).
+        max_query_params: query parameters allowed per request (1000).
+        max_cookies: cookies allowed per request (300).
+        error_handlers: status codes and exception classes mapped to handlers.
+        rust_router_available: whether the Rust router serves this app.
+
+    Example:
+        >>> app = Gobstopper(__name__)
+        >>> @app.get("/users/<int:user_id>")
+        ... async def get_user(request, user_id):
+        ...     return {"user_id": user_id}
+    """
+
+    def __init__(self, name: str = __name__, debug: bool = False, slash_policy: str | None = "strict") -> None:
+        super().__init__()
+        self.name = name
+        self.debug = debug
+        self.slash_policy = slash_policy or "strict"
+        self.logger = logging.getLogger(name)
+        self.config: dict[str, Any] = {}
+        self.max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
+        self.max_query_params = DEFAULT_MAX_QUERY_PARAMS
+        self.max_cookies = DEFAULT_MAX_COOKIES
+        self._trusted_proxies: tuple[Any, ...] = ()
+        self.trusted_hosts: frozenset[str] | None = None
+        self.error_handlers: dict[int | type[BaseException], Callable[..., Any]] = {}
+        self.routes: list[Route] = []
+        self.websocket_routes: list[Route] = []
+        self.blueprints: dict[str, Blueprint] = {}
+        self._names: dict[str, Route] = {}
+        self._mounts: list[tuple[str, Gobstopper]] = []
+        self._router, self.rust_router_available = _native.new_router()
+        self._ws_router, _ = _native.new_router(self.rust_router_available)
+        self._fallback_pipeline: Endpoint | None = None
+        self._startup_handlers: list[Callable[..., Any]] = []
+        self._shutdown_handlers: list[Callable[..., Any]] = []
+        self._startup_done = 0
+        self._serving = False  # True once started and until shutdown: the per-request check is this one flag
+        self._stopped = False
+        self._startup_lock: asyncio.Lock | None = None
+        self._inflight = 0
+        self._drained: asyncio.Event | None = None
+        self._adapters: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Gobstopper {self.name!r}>"
+
+    @property
+    def slash_policy(self) -> str:
+        """How a path that only exists with or without a trailing slash is answered."""
+        return self._slash_policy
+
+    @slash_policy.setter
+    def slash_policy(self, value: str | None) -> None:
+        value = value or "strict"
+        if value not in SLASH_POLICIES:
+            raise ValueError(f"slash_policy must be one of {SLASH_POLICIES}, not {value!r}")
+        self._slash_policy = value
+
+    @property
+    def trusted_proxies(self) -> tuple[Any, ...]:
+        """Networks whose forwarding headers are believed."""
+        return self._trusted_proxies
+
+    @trusted_proxies.setter
+    def trusted_proxies(self, value: Iterable[str] | None) -> None:
+        self._trusted_proxies = tuple(ipaddress.ip_network(v, strict=False) for v in (value or ()))
+
+    # -- registration ----------------------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        for route in self.routes:
+            route.pipeline = None
+        self._fallback_pipeline = None
+
+    def _add_route(
+        self,
+        path: str,
+        methods: tuple[str, ...],
+        handler: Callable[..., Any],
+        name: str | None,
+        options: dict[str, Any],
+        blueprints: tuple[Blueprint, ...] = (),
+    ) -> Route:
+        segments = parse_pattern(path)
+        route = Route(
+            self,
+            path,
+            methods,
+            handler,
+            self._route_name(handler, name, blueprints),
+            blueprints=blueprints,
+            max_body_bytes=options.get("max_body_bytes"),
+            param_names=tuple(n for s in segments for n in s.param_names),
+            str_params=frozenset(
+                n for s in segments for n, c in zip(s.param_names, s.convertor_names) if c == "str"
+            ),
+        )
+        self._insert(self._router, route, methods)
+        self._remember_name(route)
+        self.routes.append(route)
+        return route
+
+    def _add_websocket(
+        self, path: str, handler: Callable[..., Any], name: str | None, blueprints: tuple[Blueprint, ...] = ()
+    ) -> Route:
+        segments = parse_pattern(path)
+        route = Route(
+            self,
+            path,
+            (),
+            handler,
+            self._route_name(handler, name, blueprints),
+            blueprints=blueprints,
+            websocket=True,
+            param_names=tuple(n for s in segments for n in s.param_names),
+        )
+        self._insert(self._ws_router, route, ("WEBSOCKET",))
+        self._remember_name(route)
+        self.websocket_routes.append(route)
+        return route
+
+    def _insert(self, router: Any, route: Route, methods: tuple[str, ...]) -> None:
+        try:
+            router.add(route.pattern, methods, route)
+        except _native.UnsupportedConvertor:
+            # A user-registered convertor: only the Python router can run it, for this app.
+            self._fall_back_to_python_router()
+            self._insert(self._router if not route.websocket else self._ws_router, route, methods)
+        except RouteConflict as exc:
+            raise RouteConflict(f"{exc}; registering {route.name!r}") from None
+
+    def _fall_back_to_python_router(self) -> None:
+        self.logger.info("a route uses a custom convertor: %s uses the Python router", self.name)
+        self.rust_router_available = False
+        self._router, _ = _native.new_router(False)
+        self._ws_router, _ = _native.new_router(False)
+        for route in self.routes:
+            self._router.add(route.pattern, route.methods, route)
+        for route in self.websocket_routes:
+            self._ws_router.add(route.pattern, ("WEBSOCKET",), route)
+
+    @staticmethod
+    def _route_name(handler: Callable[..., Any], name: str | None, blueprints: tuple[Blueprint, ...]) -> str:
+        base = name or getattr(handler, "__name__", None) or type(handler).__name__
+        return ".".join([bp.name for bp in blueprints] + [base])
+
+    def _remember_name(self, route: Route) -> None:
+        existing = self._names.get(route.name)
+        if existing is None:
+            self._names[route.name] = route
+        elif existing.handler is not route.handler:
+            raise ValueError(
+                f"route name {route.name!r} is already used by {existing.pattern!r} with another handler;"
+                " pass name=... to tell them apart"
+            )
+
+    def register_blueprint(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
+        """Add a blueprint's routes (and its nested blueprints') under ``url_prefix`` or its own prefix.
+
+        Its hooks and middleware apply to its routes only, inside the app's.
+        """
+        prefix = _clean_prefix(url_prefix) if url_prefix is not None else blueprint.url_prefix
+        self._register_blueprint(blueprint, prefix, ())
+
+    def _register_blueprint(self, blueprint: Blueprint, prefix: str, parents: tuple[Blueprint, ...]) -> None:
+        chain = (*parents, blueprint)
+        qualified = ".".join(bp.name for bp in chain)
+        if qualified in self.blueprints and self.blueprints[qualified] is not blueprint:
+            raise ValueError(f"another blueprint is already registered as {qualified!r}")
+        self.blueprints[qualified] = blueprint
+        for kind, path, methods, handler, name, options in blueprint.deferred:
+            full = prefix + path  # Flask's rule: "/" under "/api" is "/api/"
+            if kind == "http":
+                self._add_route(full, methods, handler, name, options, chain)
+            else:
+                self._add_websocket(full, handler, name, chain)
+        for child, child_prefix in blueprint.children:
+            child_prefix = child_prefix if child_prefix is not None else child.url_prefix
+            self._register_blueprint(child, prefix + child_prefix, chain)
+        if self not in blueprint._apps:
+            blueprint._apps.append(self)
+        self._changed()
+
+    def mount(self, path: str, app: Gobstopper) -> Gobstopper:
+        """Serve another Gobstopper app under ``path``; it sees paths relative to it and keeps its own
+        middleware, hooks and error handlers. Earlier mounts are tried first. Returns ``app``."""
+        prefix = _clean_prefix(path)
+        if not prefix:
+            raise ValueError("a mount point needs a non-empty prefix such as '/api'")
+        if app is self:
+            raise ValueError("an app cannot be mounted on itself")
+        self._mounts.append((prefix, app))
+        return app
+
+    def error_handler(self, key: int | type[BaseException]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register ``handler(request, error)`` for an HTTP status or an exception class (and subclasses).
+
+        A handler for 500 also receives unhandled exceptions. Its return value is converted like a route's.
+        """
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            if not (isinstance(key, int) or (isinstance(key, type) and issubclass(key, BaseException))):
+                raise TypeError("error_handler() takes a status code or an exception class")
+            self.error_handlers[key] = func
+            return func
+
+        return decorator
+
+    def errorhandler(self, key: int | type[BaseException]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Flask's spelling of :meth:`error_handler`."""
+        return self.error_handler(key)
+
+    def on_startup(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``func()`` (sync or async) once per worker before it serves (ASGI lifespan or RSGI init)."""
+        self._startup_handlers.append(func)
+        return func
+
+    def on_shutdown(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``func()`` (sync or async) at shutdown, after in-flight requests finished."""
+        self._shutdown_handlers.append(func)
+        return func
+
+    # -- URL building ---------------------------------------------------------------------------------------
+
+    def url_for(self, name: str, **params: Any) -> str:
+        """The path of route ``name`` with ``params`` filled in; extra params become the query string.
+
+        Raises:
+            ValueError: no route has that name, or a parameter is missing or does not fit its convertor.
+
+        Example:
+            >>> app.url_for("user_detail", id=123)
+            '/users/123'
+        """
+        route = self._names.get(name)
+        if route is None:
+            raise ValueError(f"no route named {name!r}")
+        _, path_format, convertors = compile_path(flask_to_starlette(route.pattern))
+        missing = [p for p in convertors if p not in params]
+        if missing:
+            raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
+        path = path_format
+        for param, convertor in convertors.items():
+            value = params.pop(param)
+            try:
+                text = convertor.to_string(value)
+            except (AssertionError, ValueError, TypeError) as exc:
+                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}") from exc
+            safe = _URL_SAFE if param_is_path(route.pattern, param) else _URL_SAFE.replace("/", "")
+            path = path.replace("{" + param + "}", quote(text, safe=safe))
+        query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+        return path + ("?" + query if query else "")
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Run the startup handlers (once; a failed one is retried from where it failed), then serve."""
+        if self._serving:
+            return
+        if self._startup_lock is None:
+            self._startup_lock = asyncio.Lock()
+        async with self._startup_lock:
+            if self._serving:
+                return
+            while self._startup_done < len(self._startup_handlers):
+                await call_hook(self._startup_handlers[self._startup_done])
+                self._startup_done += 1
+            for _, sub in self._mounts:
+                await sub.startup()
+            self.logger.debug(
+                "%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python"
+            )
+            self._stopped = False
+            self._serving = True
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Stop serving (new requests get 503), wait up to ``timeout`` seconds for in-flight requests
+        (``GOBSTOPPER_SHUTDOWN_TIMEOUT``, 10 s by default), then run the shutdown handlers.
+
+        Handler errors are logged and do not stop the others. A later :meth:`startup` serves again.
+        """
+        if timeout is None:
+            timeout = float(os.environ.get("GOBSTOPPER_SHUTDOWN_TIMEOUT", "10"))
+        self._serving = False
+        self._stopped = True
+        if self._inflight:
+            self._drained = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._drained.wait(), timeout)
+            except asyncio.TimeoutError:
+                self.logger.warning("shutdown: %d request(s) still running after %ss", self._inflight, timeout)
+            finally:
+                self._drained = None
+        for func in self._shutdown_handlers:
+            try:
+                await call_hook(func)
+            except Exception:
+                self.logger.exception("shutdown handler %r failed", func)
+        for _, sub in self._mounts:
+            await sub.shutdown(timeout)
+        self._startup_done = 0
+
+    # -- dispatch --------------------------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one HTTP request (the whole core, as adapters see it). Never raises."""
+        if not self._serving:
+            early = await self._admit(request)
+            if early is not None:
+                return early
+        self._inflight += 1
+        try:
+            response = await self._dispatch(request)
+            if response.kind is FILE:
+                response = prepare_file(response, request.method, request.header)  # type: ignore[arg-type]
+        except Exception as exc:
+            response = await self._handle_exception(request, exc)
+        finally:
+            self._inflight -= 1
+            if self._drained is not None and not self._inflight:
+                self._drained.set()
+        return response
+
+    async def _admit(self, request: Request) -> Response | None:
+        if self._stopped:
+            return render_http_exception(ServiceUnavailable(), request.header("accept"))
+        try:
+            await self.startup()  # no lifespan from the server: start on the first request
+        except Exception as exc:
+            self.logger.exception("startup failed")
+            return await self._handle_exception(request, exc)
+        return None
+
+    async def _dispatch(self, request: Request) -> Response:
+        if self._mounts:
+            path = request.path
+            for prefix, sub in self._mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    request.path = path[len(prefix) :] or "/"
+                    request.root_path += prefix
+                    request.app = sub
+                    return await sub.handle(request)
+        status, found, params = self._router.match(request.method, request.path)
+        if status == FOUND:
+            request._route = found
+            request._params = params
+            return await (found.pipeline or found.build())(request)
+        request._miss = (status, found, params)  # type: ignore[attr-defined]
+        return await (self._fallback_pipeline or self._build_fallback())(request)
+
+    def _build_fallback(self) -> Endpoint:
+        # 404/405/400/308 and automatic OPTIONS go through app middleware, so CORS preflight works everywhere.
+        endpoint: Endpoint = self._fallback_endpoint
+        for entry in reversed(sorted(self.middleware, key=lambda e: (-e.priority, e.order))):
+            endpoint = wrap_middleware(entry.middleware, endpoint)
+        self._fallback_pipeline = endpoint
+        return endpoint
+
+    async def _fallback_endpoint(self, request: Request) -> Response:
+        status, found, params = request._miss  # type: ignore[attr-defined]
+        try:
+            if status == METHOD_NOT_ALLOWED:
+                allowed = set(found) | {"OPTIONS"}
+                if "GET" in allowed:
+                    allowed.add("HEAD")
+                if request.method == "OPTIONS":
+                    response = Response(b"", status=200, headers={"Allow": ", ".join(sorted(allowed))})
+                    del response.headers["content-type"]
+                    return response
+                raise MethodNotAllowed(allowed)
+            if status == BAD_PARAM:
+                raise BadRequest(params)
+            response = self._slash_redirect(request)
+            if response is not None:
+                return response
+            raise NotFound()
+        except Exception as exc:
+            return await self._handle_exception(request, exc)
+
+    def _slash_redirect(self, request: Request) -> Response | None:
+        policy, path = self._slash_policy, request.path
+        if policy == "add_slash" and not path.endswith("/"):
+            alternative = path + "/"
+        elif policy == "remove_slash" and path.endswith("/") and path.strip("/"):
+            alternative = path.rstrip("/")
+        else:
+            return None
+        if self._router.match(request.method, alternative)[0] == NOT_FOUND:
+            return None
+        # Never "//host" or "/\\host": browsers read those as another site (Django CVE-2018-14574).
+        location = "/" + (request.root_path + alternative).lstrip("/\\")
+        qs = request.query_string
+        return redirect(quote(location, safe=_URL_SAFE) + ("?" + qs if qs else ""), status=308)
+
+    def _find_error_handler(self, exc: BaseException) -> Callable[..., Any] | None:
+        handlers = self.error_handlers
+        if not handlers:
+            return None
+        if isinstance(exc, HTTPException):
+            handler = handlers.get(exc.status_code)
+            if handler is not None:
+                return handler
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+        if not isinstance(exc, HTTPException):
+            return handlers.get(500)
+        return None
+
+    async def _handle_exception(self, request: Request, exc: Exception) -> Response:
+        """The response for an exception: a registered handler's, else the default rendering. Never raises."""
+        handler = self._find_error_handler(exc)
+        if handler is not None:
+            try:
+                rv = await call_hook(handler, request, exc)
+                if rv is not None:
+                    return to_response(rv)
+            except Exception:
+                self.logger.exception("error handler %r failed", handler)
+                return _plain_500()
+        try:
+            if isinstance(exc, HTTPException):
+                return render_http_exception(exc, request.header("accept"))
+            self.logger.error(
+                "unhandled exception in %s %s",
+                request.method,
+                request.path,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            detail = "".join(traceback.format_exception(exc)) if self.debug else "The server had an internal error."
+            return render_http_exception(HTTPException(500, detail), request.header("accept"))
+        except Exception:
+            self.logger.exception("rendering an error failed")
+            return _plain_500()
+
+    # -- introspection ---------------------------------------------------------------------------------------
+
+    def visualize_routing(self) -> str:
+        """Log (at INFO) and return the mounts, blueprints and each route's middleware order."""
+        lines = ["=== Routing Visualization ==="]
+        for prefix, sub in self._mounts:
+            lines.append(f"Mount: {prefix} -> {sub.name}")
+        for qualified, bp in self.blueprints.items():
+            depth = qualified.count(".")
+            lines.append(f"{'  ' * depth}Blueprint: {qualified} prefix={bp.url_prefix or '/'}")
+            for entry in bp.middleware:
+                lines.append(f"{'  ' * (depth + 1)}MW(prio={entry.priority}): {entry.name}")
+        for route in self.routes:
+            order = [entry.name for entry in route.middleware_entries()]
+            lines.append(f"Route {list(route.methods)} {route.pattern} -> {route.name} MW order: {order}")
+        for route in self.websocket_routes:
+            lines.append(f"WebSocket {route.pattern} -> {route.name}")
+        lines.append("=== End Visualization ===")
+        text = "\n".join(lines)
+        self.logger.info("%s", text)
+        return text
+
+
+def param_is_path(pattern: str, param: str) -> bool:
+    """Whether ``param`` uses the ``path`` convertor in ``pattern`` (its slashes are kept by ``url_for``)."""
+    return f"<path:{param}>" in pattern
+
+
+def _plain_500() -> Response:
+    return Response(b"Internal Server Error", status=500, content_type="text/plain; charset=utf-8")

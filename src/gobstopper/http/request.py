@@ -1,0 +1,395 @@
+"""The request object: cheap to create, everything parsed on first use and cached."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+import msgspec
+from starlette.datastructures import Headers
+
+from ._source import Connection, HeaderSource, RequestSource
+from .cookies import parse_cookie_header
+from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from ..core.app import Gobstopper
+
+#: Default request body limit (bytes) when neither the app, a blueprint, the route nor the request sets one.
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_QUERY_PARAMS = 1000
+DEFAULT_MAX_COOKIES = 300
+
+# RFC 3986 reg-name restricted to what DNS names and IPv4 use, or an IPv6 literal; optional port.
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
+
+_json_decoder = msgspec.json.Decoder()
+_typed_decoders: dict[Any, msgspec.json.Decoder] = {}
+
+
+def _decoder_for(model: Any) -> msgspec.json.Decoder:
+    decoder = _typed_decoders.get(model)
+    if decoder is None:
+        decoder = _typed_decoders[model] = msgspec.json.Decoder(model)
+    return decoder
+
+
+def decode_json(data: bytes, model: Any = None) -> Any:
+    """Decode a JSON body; every way it can fail becomes a 400 or, for a model mismatch, a 422.
+
+    msgspec raises more than ``DecodeError``: deep nesting gives ``RecursionError`` and invalid UTF-8 inside a
+    string gives ``UnicodeDecodeError`` (HARDENING.md §0.4); both are the client's fault, so both are 400.
+    """
+    try:
+        return (_json_decoder if model is None else _decoder_for(model)).decode(data)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
+        raise BodyValidationError(message, [{"loc": path, "msg": message.partition(" - at `")[0]}]) from None
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"Invalid JSON body: {exc}") from None
+
+
+class Request:
+    """One HTTP request, as handlers see it.
+
+    Attributes are parsed lazily from what the server gave and cached, so a handler pays only for what it reads.
+    Handlers may attach their own attributes (``request.user = ...``).
+
+    Attributes:
+        method: the HTTP method, upper case.
+        path: the request path, already percent-decoded by the server (relative to a mount point).
+        app: the application handling the request.
+        root_path: the mount prefix the path is relative to (``""`` at the top level).
+    """
+
+    root_path = ""
+    _route: Any = None
+    _params: dict[str, Any] | None = None
+    _max_body_bytes: int | None = None
+    _query_string: str | None = None
+    _header_source: HeaderSource | None = None
+    _headers: Headers | None = None
+    _connection: Connection | None = None
+    _cookies: dict[str, str] | None = None
+    _args: dict[str, list[str]] | None = None
+    _body: bytes | None = None
+    _body_consumed = False
+    _host: str | None = None
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        scope: Any,
+        channel: Any,
+        source: RequestSource,
+        app: Gobstopper | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self._scope = scope
+        self._channel = channel
+        self._source = source
+        self.app = app
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path!r}>"
+
+    # -- routing results -------------------------------------------------------------------------------------
+
+    @property
+    def view_args(self) -> dict[str, Any]:
+        """The converted path parameters of the matched route."""
+        return self._params if self._params is not None else {}
+
+    @view_args.setter
+    def view_args(self, value: dict[str, Any]) -> None:
+        self._params = value
+
+    @property
+    def endpoint(self) -> str | None:
+        """The name of the matched route (``"bp.func"`` for blueprint routes)."""
+        return self._route.name if self._route is not None else None
+
+    @property
+    def url_rule(self) -> str | None:
+        """The pattern of the matched route (``"/users/<int:id>"``)."""
+        return self._route.pattern if self._route is not None else None
+
+    # -- URL ---------------------------------------------------------------------------------------------------
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string, without ``?``."""
+        qs = self._query_string
+        if qs is None:
+            qs = self._query_string = self._source.query_string(self._scope)
+        return qs
+
+    @property
+    def args(self) -> dict[str, list[str]]:
+        """Query parameters as ``{name: [values]}`` (blank values kept; more than the cap is a 400)."""
+        args = self._args
+        if args is None:
+            limit = self.app.max_query_params if self.app is not None else DEFAULT_MAX_QUERY_PARAMS
+            try:
+                args = parse_qs(self.query_string, keep_blank_values=True, max_num_fields=limit)
+            except ValueError:
+                raise BadRequest(f"Too many query parameters (the limit is {limit}).") from None
+            self._args = args
+        return args
+
+    def get_str(self, name: str, default: str | None = None) -> str | None:
+        """The first value of query parameter ``name``, or ``default``."""
+        values = self.args.get(name)
+        return values[0] if values else default
+
+    @property
+    def connection(self) -> Connection:
+        """Scheme, client and server addresses, HTTP version and HTTP/2 authority."""
+        conn = self._connection
+        if conn is None:
+            conn = self._connection = self._source.connection(self._scope)
+        return conn
+
+    def _trusted_peer(self) -> bool:
+        proxies = self.app.trusted_proxies if self.app is not None else None
+        client = self.connection.client
+        return bool(proxies) and client is not None and _ip_in(client[0], proxies)
+
+    @property
+    def client_ip(self) -> str:
+        """The client's IP address.
+
+        ``X-Forwarded-For`` is believed only when the direct peer is one of ``app.trusted_proxies``; the client
+        is then the right-most address in the chain that is not itself a trusted proxy.
+        """
+        client = self.connection.client
+        peer = client[0] if client is not None else "unknown"
+        if self._trusted_peer():
+            proxies = self.app.trusted_proxies  # type: ignore[union-attr]
+            chain = [a.strip() for h in self.header_all("x-forwarded-for") for a in h.split(",") if a.strip()]
+            for address in reversed(chain):
+                if not _ip_in(address, proxies):
+                    return address
+        return peer
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https`` (``X-Forwarded-Proto`` only from a trusted proxy)."""
+        if self._trusted_peer():
+            forwarded = self.header("x-forwarded-proto")
+            if forwarded in ("http", "https"):
+                return forwarded
+        return self.connection.scheme
+
+    @property
+    def host(self) -> str:
+        """The requested host (and port), from ``Host`` on HTTP/1 or ``:authority`` on HTTP/2.
+
+        Raises:
+            BadRequest: a duplicate or malformed ``Host``, a missing one on HTTP/1.1, or a host outside
+                ``app.trusted_hosts`` when that is set.
+        """
+        host = self._host
+        if host is None:
+            host = self._host = self._read_host()
+        return host
+
+    def _read_host(self) -> str:
+        conn = self.connection
+        values = self.header_all("host")
+        if len(values) > 1:
+            raise BadRequest("Invalid host header: more than one Host header.")
+        host = values[0] if values else conn.authority
+        if host is None:
+            # Only HTTP/1.0 may omit Host; then the listener's address stands in.
+            if conn.http_version not in ("1", "1.0") or conn.server is None:
+                raise BadRequest("Invalid host header: missing.")
+            server_host, port = conn.server
+            host = f"[{server_host}]:{port}" if ":" in server_host else f"{server_host}:{port}"
+        if _HOST.fullmatch(host) is None:
+            raise BadRequest("Invalid host header.")
+        trusted = self.app.trusted_hosts if self.app is not None else None
+        if trusted:
+            name = host[: host.index("]") + 1] if host.startswith("[") else host.partition(":")[0]
+            if name.lower() not in trusted:
+                raise BadRequest("Invalid host header: not a trusted host.")
+        return host
+
+    @property
+    def host_url(self) -> str:
+        """``scheme://host/``."""
+        return f"{self.scheme}://{self.host}/"
+
+    @property
+    def full_path(self) -> str:
+        """The path including the mount prefix, percent-encoded as on the wire."""
+        return quote(self.root_path + self.path, safe="/:@!$&'()*+,;=-._~")
+
+    @property
+    def base_url(self) -> str:
+        """The URL without the query string."""
+        return f"{self.scheme}://{self.host}{self.full_path}"
+
+    @property
+    def url(self) -> str:
+        """The full URL, query string included."""
+        qs = self.query_string
+        return self.base_url + ("?" + qs if qs else "")
+
+    # -- headers and cookies --------------------------------------------------------------------------------
+
+    def _hsource(self) -> HeaderSource:
+        src = self._header_source
+        if src is None:
+            src = self._header_source = self._source.headers(self._scope)
+        return src
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (case-insensitive) without building :attr:`headers`."""
+        return self._hsource().get(name, default)
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header ``name``, in order."""
+        return self._hsource().get_all(name)
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive, duplicates kept (``headers.getlist("x-a")``)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(raw=self._source.raw_headers(self._scope))
+        return headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies from every ``Cookie`` header (HTTP/2 sends one per cookie); the first of a name wins."""
+        cookies = self._cookies
+        if cookies is None:
+            limit = self.app.max_cookies if self.app is not None else DEFAULT_MAX_COOKIES
+            try:
+                cookies = parse_cookie_header("; ".join(self.header_all("cookie")), limit)
+            except ValueError:
+                raise HTTPException(431, f"Too many cookies (the limit is {limit}).") from None
+            self._cookies = cookies
+        return cookies
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` header, or ``""``."""
+        return self.header("content-type") or ""
+
+    @property
+    def mimetype(self) -> str:
+        """The media type of the body without parameters, lower case."""
+        return self.content_type.partition(";")[0].strip().lower()
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the body is declared as JSON (``application/json`` or ``application/*+json``)."""
+        return _JSON_TYPE.fullmatch(self.mimetype) is not None
+
+    # -- body ------------------------------------------------------------------------------------------------
+
+    @property
+    def max_body_bytes(self) -> int | None:
+        """The body size limit for this request (request > route > blueprint > app > 10 MiB default)."""
+        if self._max_body_bytes is not None:
+            return self._max_body_bytes
+        route = self._route
+        if route is not None and route.max_body_bytes is not None:
+            return route.max_body_bytes
+        return self.app.max_body_bytes if self.app is not None else DEFAULT_MAX_BODY_BYTES
+
+    @max_body_bytes.setter
+    def max_body_bytes(self, value: int | None) -> None:
+        self._max_body_bytes = value
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body in chunks as it arrives, counted against :attr:`max_body_bytes` (413 when passed)."""
+        if self._body is not None:
+            yield self._body
+            return
+        if self._body_consumed:
+            raise RuntimeError("the request body was already consumed")
+        self._body_consumed = True
+        limit = self.max_body_bytes
+        if limit is not None:
+            declared = self.header("content-length")
+            if declared is not None:
+                if not declared.isdigit():
+                    raise BadRequest("Invalid Content-Length header.")
+                if int(declared) > limit:
+                    raise RequestTooLarge(limit)  # before reading a single byte
+        received = 0
+        async for chunk in self._source.body(self._channel):
+            if not chunk:
+                continue
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise RequestTooLarge(limit)
+            yield chunk
+
+    async def get_data(self) -> bytes:
+        """The whole body as bytes (read once, then cached)."""
+        if self._body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._body
+
+    async def get_body(self) -> bytes:
+        """Alias of :meth:`get_data`."""
+        return await self.get_data()
+
+    @property
+    async def body(self) -> bytes:
+        """The whole body (``await request.body``)."""
+        return await self.get_data()
+
+    async def get_json(self, force: bool = True, silent: bool = False) -> Any:
+        """The body decoded as JSON, whatever its Content-Type (``force=False`` requires a JSON type).
+
+        Returns ``None`` for an empty body. Undecodable JSON is a 400, unless ``silent``, which returns None.
+        """
+        if not force and not self.is_json:
+            if silent:
+                return None
+            raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
+        data = await self.get_data()
+        if not data:
+            return None
+        try:
+            return decode_json(data)
+        except HTTPException:
+            if silent:
+                return None
+            raise
+
+    async def json(self, model: Any = None) -> Any:
+        """The body decoded as JSON, into ``model`` (a ``msgspec.Struct`` or any msgspec type) when given.
+
+        Raises:
+            UnsupportedMediaType: the Content-Type is not JSON (415).
+            BadRequest: the body is not valid JSON (400).
+            BodyValidationError: the JSON does not fit ``model`` (422, naming the field path).
+        """
+        if not self.is_json:
+            raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
+        data = await self.get_data()
+        if not data:
+            raise BadRequest("Expected a JSON body, got an empty one.")
+        return decode_json(data, model)
+
+
+def _ip_in(address: str, networks: Any) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)

@@ -1,0 +1,308 @@
+"""Responses are data: a status, headers and a body of one of three kinds (bytes/str, file, stream).
+
+Turning a response into wire calls is the adapters' job (DESIGN.md §2 rule 3): they dispatch on ``kind``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import msgspec
+
+from .cookies import build_set_cookie
+from .headers import HeadersInit, ResponseHeaders, check_header
+
+BYTES = "bytes"
+FILE = "file"
+STREAM = "stream"
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+OCTET = "application/octet-stream"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+#: One encoder per process (PERFORMANCE.md: never build one per request).
+json_encoder = msgspec.json.Encoder()
+
+Body = str | bytes
+
+
+def _check_status(status: int) -> int:
+    # Granian unwraps the status in Rust: an invalid one would panic the worker, so refuse it here.
+    if type(status) is not int:
+        status = int(status)
+    if not 100 <= status <= 599:
+        raise ValueError(f"invalid HTTP status {status!r}")
+    return status
+
+
+class Response:
+    """A response with a bytes or str body.
+
+    Args:
+        body: ``str`` (sent as UTF-8), ``bytes``, or an object with ``__html__``.
+        status: the HTTP status.
+        headers: extra headers; values with CR, LF or NUL are refused with ``ValueError``.
+        content_type: defaults to ``text/html; charset=utf-8`` for str and ``application/octet-stream`` for bytes.
+
+    Example:
+        >>> Response("Hello", headers={"X-Custom": "value"})
+    """
+
+    kind: ClassVar[str] = BYTES
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self,
+        body: Body | Any = "",
+        status: int = 200,
+        headers: HeadersInit = None,
+        content_type: str | None = None,
+    ) -> None:
+        if isinstance(body, str):
+            default_type = HTML
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            body, default_type = bytes(body), OCTET
+        elif hasattr(body, "__html__"):
+            body, default_type = str(body.__html__()), HTML
+        else:
+            raise TypeError(
+                f"Response body must be str or bytes, not {type(body).__name__}; use JSONResponse for data"
+            )
+        self.body: Body = body
+        self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
+        if content_type is None:
+            self.headers = ResponseHeaders._trusted([("content-type", default_type)])
+        else:
+            self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        if headers:
+            self.headers.update(headers)
+
+    @property
+    def status_code(self) -> int:
+        """Alias of ``status`` (Starlette/httpx name)."""
+        return self.status
+
+    @status_code.setter
+    def status_code(self, value: int) -> None:
+        self.status = _check_status(value)
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header, if any."""
+        return self.headers.get("content-type")
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self.headers["content-type"] = value
+
+    @property
+    def data(self) -> bytes:
+        """The body as bytes."""
+        body = self.body
+        return body.encode() if isinstance(body, str) else body
+
+    def get_data(self, as_text: bool = False) -> bytes | str:
+        """The body as bytes, or as text with ``as_text=True`` (Flask's name)."""
+        return self.data.decode() if as_text else self.data
+
+    def set_cookie(self, name: str, value: str = "", **options: Any) -> None:
+        """Add a ``Set-Cookie`` header (``HttpOnly; Secure; SameSite=Lax`` unless told otherwise).
+
+        Args:
+            name: cookie name (an HTTP token; anything else is a ``ValueError``).
+            value: cookie value; quoted when it holds characters outside RFC 6265 cookie-octets.
+            **options: ``max_age``, ``expires``, ``path`` ("/"), ``domain``, ``secure`` (True), ``httponly``
+                (True), ``samesite`` ("Lax"; "None" forces Secure), ``partitioned``. ``ENV=production`` forces
+                the secure attributes unless ``GOBSTOPPER_ALLOW_INSECURE_COOKIES`` is set.
+        """
+        self.headers.add("set-cookie", build_set_cookie(name, value, **options))
+
+    def delete_cookie(self, name: str, path: str = "/", domain: str | None = None, **options: Any) -> None:
+        """Expire a cookie on the client (``path`` and ``domain`` must match the ones it was set with)."""
+        options.setdefault("samesite", "Lax")
+        self.headers.add(
+            "set-cookie",
+            build_set_cookie(name, "", max_age=0, expires=0, path=path, domain=domain, **options),
+        )
+
+    def to_rsgi_headers(self) -> list[tuple[str, str]]:
+        """The headers as RSGI wants them: ``(name, value)`` tuples, one per ``Set-Cookie``."""
+        return self.headers.raw()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status} {self.content_type!r}>"
+
+
+class JSONResponse(Response):
+    """A JSON response encoded with msgspec (dicts, lists, ``msgspec.Struct``, dates, UUIDs...).
+
+    Example:
+        >>> JSONResponse({"error": "Not found"}, status=404)
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        data: Any,
+        status: int = 200,
+        headers: HeadersInit = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.body = json_encoder.encode(data)
+        self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
+        if content_type is None:
+            self.headers = ResponseHeaders._trusted([("content-type", JSON)])
+        else:
+            self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        if headers:
+            self.headers.update(headers)
+
+
+def _content_disposition(filename: str, disposition: str) -> str:
+    # RFC 6266 / 8187: an ASCII fallback plus filename* for anything else.
+    ascii_name = filename.encode("ascii", "ignore").decode().replace("\\", "").replace('"', "")
+    value = f'{disposition}; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value
+
+
+class FileResponse(Response):
+    """A file sent by the server without Python reading it (``response_file`` / ``pathsend``).
+
+    Conditional requests (``If-None-Match``, ``If-Modified-Since``) and a single ``Range`` are answered when the
+    response is prepared for the request, after the handler returned.
+
+    Args:
+        path: the file to send (the application vouches for it; use ``send_from_directory`` for user input).
+        filename: when given, ``Content-Disposition: attachment`` with this name (download); else inline.
+        status: the status for a full answer.
+        headers: extra headers.
+        content_type: defaults to a guess from the file name.
+    """
+
+    kind: ClassVar[str] = FILE
+    __slots__ = ("end", "path", "start")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        filename: str | None = None,
+        status: int = 200,
+        headers: HeadersInit = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.body = b""
+        self.status = _check_status(status)
+        self.start = 0
+        self.end: int | None = None  # set by prepare(): bytes [start, end) are sent
+        if content_type is None:
+            content_type = mimetypes.guess_type(self.path)[0] or OCTET
+            if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+                content_type += "; charset=utf-8"
+        self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        if filename is not None:
+            self.headers["content-disposition"] = _content_disposition(filename, "attachment")
+        if headers:
+            self.headers.update(headers)
+
+    @property
+    def file_path(self) -> str:
+        """The path of the file (reference name)."""
+        return self.path
+
+
+StreamSource = (
+    AsyncIterable[str | bytes]
+    |    Iterable[str | bytes]
+    |    Callable[[], AsyncIterable[str | bytes] | Iterable[str | bytes]]
+)
+
+
+class StreamResponse(Response):
+    """A response whose body is produced chunk by chunk (server-sent events, large exports...).
+
+    Args:
+        generator: an async generator / async iterable / iterable of ``str`` or ``bytes`` chunks, or a
+            callable returning one. It is closed when the client disconnects.
+        status: the HTTP status.
+        headers: extra headers.
+        content_type: the media type (``text/plain`` by default, UTF-8 for text types).
+
+    Example:
+        >>> async def events():
+        ...     yield "data: hello\\n\\n"
+        >>> StreamResponse(events(), content_type="text/event-stream")
+    """
+
+    kind: ClassVar[str] = STREAM
+    __slots__ = ("generator",)
+
+    def __init__(
+        self,
+        generator: StreamSource,
+        status: int = 200,
+        headers: HeadersInit = None,
+        content_type: str = "text/plain",
+    ) -> None:
+        self.generator = generator
+        self.body = b""
+        self.status = _check_status(status)
+        if content_type.startswith("text/") and "charset" not in content_type:
+            content_type += "; charset=utf-8"
+        self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        if headers:
+            self.headers.update(headers)
+
+    def chunks(self) -> AsyncIterator[bytes | str]:
+        """The body as an async iterator, whatever kind of source was given."""
+        source: Any = self.generator
+        if callable(source) and not hasattr(source, "__aiter__") and not hasattr(source, "__iter__"):
+            source = source()
+        if hasattr(source, "__aiter__"):
+            return source.__aiter__()
+        return _aiter_sync(source)
+
+
+async def _aiter_sync(source: Iterable[bytes | str]) -> AsyncIterator[bytes | str]:
+    for chunk in source:
+        yield chunk
+
+
+def redirect(location: str, status: int = 302) -> Response:
+    """A redirect to ``location`` (302 by default; 301, 303, 307, 308 as needed).
+
+    Characters that could split the header (CR, LF, NUL) and anything outside printable ASCII are
+    percent-encoded, so a redirect target taken from user input cannot inject headers.
+    """
+    safe_location = quote(str(location), safe="/:?#[]@!$&'()*+,;=%~-._")
+    response = Response(b"", status=status)
+    del response.headers["content-type"]
+    response.headers["location"] = safe_location
+    return response
+
+
+def http_date(timestamp: float) -> str:
+    """An IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) for a POSIX timestamp."""
+    from email.utils import formatdate
+
+    return formatdate(timestamp, usegmt=True)
+
+
+__all__ = [
+    "FileResponse",
+    "JSONResponse",
+    "Response",
+    "StreamResponse",
+    "http_date",
+    "json_encoder",
+    "redirect",
+]
