@@ -222,8 +222,8 @@ class FileResponse(Response):
 
 StreamSource = (
     AsyncIterable[str | bytes]
-    |    Iterable[str | bytes]
-    |    Callable[[], AsyncIterable[str | bytes] | Iterable[str | bytes]]
+    | Iterable[str | bytes]
+    | Callable[[], AsyncIterable[str | bytes] | Iterable[str | bytes]]
 )
 
 
