@@ -460,6 +460,22 @@ def test_asgi_test_client_runs_lifespan_and_requests() -> None:
     assert app.events == ["startup", "shutdown"]
 
 
+def test_asgi_test_client_decodes_the_path_once_like_servers() -> None:
+    # Starlette's own client unquotes an already-decoded path (/%2541 -> /A); uvicorn and Granian give /%41.
+    app = AsgiApp()
+    c = TestClient(app)
+    assert c.app is app
+    assert c.get("/x%2541/caf%C3%A9").text == "/x%41/café"
+
+
+def test_rsgi_path_is_decoded_once() -> None:
+    async def handler(scope: RSGIScope, proto: FakeHTTPProtocol) -> None:
+        proto.response_str(200, [], scope.path)
+
+    with client_for(handler) as c:
+        assert c.get("/x%2541").text == "/x%41"
+
+
 def test_testing_module_respects_layering() -> None:
     import subprocess
 

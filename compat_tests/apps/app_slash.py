@@ -56,6 +56,9 @@ async def remove_doc(request, n):
     return {"doc": n}
 
 
-@remove_app.get("/<path:rest>")
-async def remove_catch_all(request, rest):
-    return {"catch_all": rest}
+@remove_app.get("/evil.example/x")
+async def remove_evil(request):
+    # "//evil.example/x/" minus its slash is "//evil.example/x": if the router collapses slashes it lands here,
+    # and the redirect must then say "/evil.example/x", never "//evil.example/x". (No catch-all here: a
+    # <path:...> route would also match "/docs/" and no redirect would ever happen.)
+    return {"evil_route": True}

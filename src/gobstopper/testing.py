@@ -20,7 +20,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+# Both clients return the same response type as Starlette's TestClient: httpx2 when installed (Starlette 1.x
+# prefers it), else httpx. The two share one API.
+try:
+    import httpx2 as httpx
+except ModuleNotFoundError:  # pragma: no cover - depends on the environment
+    import httpx  # type: ignore[no-redef]
 
 with warnings.catch_warnings():
     # Starlette 1.x warns at import time when only httpx (not httpx2) is installed. The warning is about
@@ -30,6 +35,7 @@ with warnings.catch_warnings():
 
 __all__ = [
     "FakeHTTPProtocol",
+    "httpx",
     "RSGIHeaders",
     "RSGIProtocolClosed",
     "RSGIProtocolError",
@@ -39,13 +45,35 @@ __all__ = [
 ]
 
 
+class _DecodePathOnce:
+    """Give the app the ``path`` a real server would: ``raw_path`` percent-decoded exactly once.
+
+    Starlette's test client unquotes ``httpx.URL.path``, which httpx has already decoded, so ``/%2541`` reached
+    the app as ``/A`` instead of ``/%41`` (uvicorn and Granian both give ``/%41``).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raw_path = scope.get("raw_path")
+        if raw_path is not None and scope.get("type") in ("http", "websocket"):
+            scope = {**scope, "path": unquote(raw_path.decode("latin-1"))}
+        await self.app(scope, receive, send)
+
+
 class TestClient(_StarletteTestClient):
     """Starlette's TestClient bound to a Gobstopper app (which is an ASGI app itself).
 
-    ``with TestClient(app) as client:`` runs ASGI lifespan startup/shutdown around the block.
+    ``with TestClient(app) as client:`` runs ASGI lifespan startup/shutdown around the block. The API is
+    Starlette's (httpx's); the only difference is that ``scope["path"]`` is decoded once, as servers do.
     """
 
     __test__ = False  # not a pytest test class
+
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_DecodePathOnce(app), *args, **kwargs)
+        self.app = app  # callers see their own app, not the wrapper
 
 
 # --------------------------------------------------------------------------------------------------
