@@ -112,10 +112,7 @@ def _inspect_parameters(
     handler: Callable[..., Any], param_names: tuple[str, ...], str_params: frozenset[str]
 ) -> tuple[dict[str, Callable[[str], Any]], tuple[str, Any] | None]:
     """Annotation-driven casts for ``str`` path parameters, and the first ``msgspec.Struct`` body parameter."""
-    try:
-        hints = typing.get_type_hints(handler)
-    except Exception:  # unresolvable forward references: use no annotation at all
-        hints = {}
+    hints = _annotations(handler)
     casts = {}
     for name in param_names:
         cast = _CASTS.get(hints.get(name))
@@ -132,6 +129,25 @@ def _inspect_parameters(
             struct_param = (parameter.name, hint)
             break
     return casts, struct_param
+
+
+def _annotations(handler: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved parameter annotations; one that cannot be resolved (a local class under
+    ``from __future__ import annotations``) is skipped, not fatal."""
+    try:
+        return typing.get_type_hints(handler)
+    except Exception:
+        pass
+    resolved = {}
+    namespace = getattr(handler, "__globals__", {})
+    for name, annotation in getattr(handler, "__annotations__", {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)
+            except Exception:
+                continue
+        resolved[name] = annotation
+    return resolved
 
 
 async def call_hook(func: Callable[..., Any], *args: Any) -> Any:

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 
-async def _send_all(chunks: AsyncIterator[Any], send: Callable[[Any], Awaitable[None]]) -> None:
+async def _write_all(chunks: AsyncIterator[Any], write: Callable[[Any], Awaitable[None]]) -> None:
     try:
         async for chunk in chunks:
             if chunk:
-                await send(chunk)
+                await write(chunk)
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
@@ -21,10 +21,12 @@ async def _send_all(chunks: AsyncIterator[Any], send: Callable[[Any], Awaitable[
 
 async def pump(
     chunks: AsyncIterator[Any],
-    send: Callable[[Any], Awaitable[None]],
+    write: Callable[[Any], Awaitable[None]],
     disconnected: Callable[[], Awaitable[Any]],
 ) -> bool:
-    """Send every chunk, unless the client disconnects first; then the source is cancelled and closed.
+    """Write every chunk with the adapter's ``write``, unless the client disconnects first.
+
+    On a disconnect the source is cancelled and closed.
 
     One disconnect watcher per response, always cancelled at the end (RSGI-NOTES G12: a stale watcher could
     steal the next request's notification on a keep-alive connection).
@@ -32,7 +34,7 @@ async def pump(
     Returns:
         True when the whole body was sent, False when the client left.
     """
-    sender = asyncio.ensure_future(_send_all(chunks, send))
+    sender = asyncio.ensure_future(_write_all(chunks, write))
     watcher = asyncio.ensure_future(disconnected())
     try:
         await asyncio.wait((sender, watcher), return_when=asyncio.FIRST_COMPLETED)
