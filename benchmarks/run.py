@@ -370,7 +370,8 @@ def compute_ratios(measurements: dict[tuple[str, str, str], Measurement], scenar
 
     Returns:
         One dict per ratio: scenario, server, framework, baseline, ratio (None if a side is missing), target,
-        meets_target.
+        meets_target, and round_ratios (framework / baseline within each round, where both were measured; the two
+        runs of a round are adjacent in time, so their spread shows how far the machine's noise moved the ratio).
     """
     rows = []
     for scenario in scenarios:
@@ -380,8 +381,11 @@ def compute_ratios(measurements: dict[tuple[str, str, str], Measurement], scenar
             if ours is None or base is None:  # a side was not selected (--only)
                 continue
             ratio = None
-            if ours and base and ours.median and base.median:
+            if ours.median and base.median:
                 ratio = ours.median / base.median
+            round_ratios = []
+            if len(ours.rps) == len(base.rps):
+                round_ratios = [a / b for a, b in zip(ours.rps, base.rps) if b]
             rows.append(
                 {
                     "scenario": scenario,
@@ -391,6 +395,7 @@ def compute_ratios(measurements: dict[tuple[str, str, str], Measurement], scenar
                     "ratio": ratio,
                     "target": comp.target,
                     "meets_target": None if ratio is None else ratio >= comp.target,
+                    "round_ratios": round_ratios,
                 }
             )
     return rows
@@ -410,14 +415,19 @@ def format_report(
         "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
         "RATIOS (median rps of framework / median rps of baseline, same run)",
-        f"{'scenario':<10} {'server':<13} {'comparison':<26} {'ratio':>6} {'target':>7}  status",
+        f"{'scenario':<10} {'server':<13} {'comparison':<26} {'ratio':>6} {'target':>7}  {'status':<7}  per-round",
     ]
     for row in ratios:
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         status = {True: "ok", False: "BELOW", None: "missing"}[row["meets_target"]]
         comparison = f"{row['framework']} / {row['baseline']}"
         target = f">={row['target']:.2f}"
-        lines.append(f"{row['scenario']:<10} {row['server']:<13} {comparison:<26} {ratio:>6} {target:>7}  {status}")
+        spread = ""
+        if row["round_ratios"]:
+            spread = f"{min(row['round_ratios']):.2f}-{max(row['round_ratios']):.2f}"
+        lines.append(
+            f"{row['scenario']:<10} {row['server']:<13} {comparison:<26} {ratio:>6} {target:>7}  {status:<7}  {spread}"
+        )
     lines += [
         "",
         "ABSOLUTE (req/s; only comparable within this run)",

@@ -69,7 +69,7 @@ def test_compute_ratios_only_for_selected_sides() -> None:
     runner = load_runner()
     m = {
         ("json", "uvicorn", "gobstopper"): runner.Measurement("json", "uvicorn", "gobstopper", [90.0, 110.0, 100.0]),
-        ("json", "uvicorn", "starlette"): runner.Measurement("json", "uvicorn", "starlette", [50.0]),
+        ("json", "uvicorn", "starlette"): runner.Measurement("json", "uvicorn", "starlette", [50.0, 50.0, 40.0]),
         ("json", "uvicorn", "raw-asgi"): runner.Measurement("json", "uvicorn", "raw-asgi", []),
     }
     ratios = runner.compute_ratios(m, ["json"])
@@ -77,6 +77,13 @@ def test_compute_ratios_only_for_selected_sides() -> None:
         ("raw-asgi", None, None),
         ("starlette", 2.0, True),
     ]
+    assert ratios[0]["round_ratios"] == []
+    assert ratios[1]["round_ratios"] == pytest.approx([1.8, 2.2, 2.5])
+    report = runner.format_report(
+        {"format": 1, "duration": 1, "rounds": 3, "mode": "smoke", "versions": {"python": "3"}}, m, ratios
+    )
+    assert "json       uvicorn       gobstopper / starlette       2.00  >=1.60  ok       1.80-2.50" in report
+    assert "json       uvicorn       gobstopper / raw-asgi         n/a  >=0.85  missing" in report
 
 
 @pytest.mark.servers
