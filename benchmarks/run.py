@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -411,7 +412,7 @@ def format_report(
     """
     lines = [
         f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{meta['duration']}s"
-        f"  rounds={meta['rounds']}  mode={meta['mode']}",
+        f"  rounds={meta['rounds']}  mode={meta['mode']}  native={'on' if meta['native'] else 'off'}",
         "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
         "RATIOS (median rps of framework / median rps of baseline, same run)",
@@ -444,7 +445,7 @@ def format_report(
 def package_versions() -> dict[str, str]:
     """Versions of what is being measured, for the report header."""
     out = {"python": platform.python_version()}
-    for dist in ("gobstopper", "granian", "uvicorn", "starlette"):
+    for dist in ("gobstopper", "gobstopper-rs", "granian", "uvicorn", "starlette"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -541,6 +542,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warmup": args.warmup,
         "wrk": {"threads": WRK_THREADS, "connections": WRK_CONNECTIONS},
         "versions": package_versions(),
+        # The servers inherit the environment: GOBSTOPPER_NATIVE=0 benchmarks the pure-Python router.
+        "native": os.environ.get("GOBSTOPPER_NATIVE", "1") != "0"
+        and importlib.util.find_spec("gobstopper_rs") is not None,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     measurements: dict[tuple[str, str, str], Measurement] = {

@@ -80,7 +80,9 @@ def test_compute_ratios_only_for_selected_sides() -> None:
     assert ratios[0]["round_ratios"] == []
     assert ratios[1]["round_ratios"] == pytest.approx([1.8, 2.2, 2.5])
     report = runner.format_report(
-        {"format": 1, "duration": 1, "rounds": 3, "mode": "smoke", "versions": {"python": "3"}}, m, ratios
+        {"format": 1, "duration": 1, "rounds": 3, "mode": "smoke", "native": True, "versions": {"python": "3"}},
+        m,
+        ratios,
     )
     assert "json       uvicorn       gobstopper / starlette       2.00  >=1.60  ok       1.80-2.50" in report
     assert "json       uvicorn       gobstopper / raw-asgi         n/a  >=0.85  missing" in report
