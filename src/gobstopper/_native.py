@@ -8,16 +8,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .core._router import RouteConflict
 from .core._router import Router as PythonRouter
 
 UnsupportedConvertor: type[Exception]
+#: The conflict errors either router raises (the app re-raises them as ``RouteConflict``).
+ROUTE_CONFLICTS: tuple[type[Exception], ...] = (RouteConflict,)
 
 if os.environ.get("GOBSTOPPER_NATIVE", "1") == "0":
     RustRouter: Any = None
 else:
     try:
+        from gobstopper_rs import RouteConflict as RustRouteConflict
         from gobstopper_rs import Router as RustRouter
         from gobstopper_rs import UnsupportedConvertor
+
+        ROUTE_CONFLICTS = (RouteConflict, RustRouteConflict)
     except ImportError:
         RustRouter = None
 

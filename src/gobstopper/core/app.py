@@ -177,7 +177,7 @@ class Gobstopper(ServerEntry, Scaffold):
             # A user-registered convertor: only the Python router can run it, for this app.
             self._fall_back_to_python_router()
             self._insert(self._router if not route.websocket else self._ws_router, route, methods)
-        except RouteConflict as exc:
+        except _native.ROUTE_CONFLICTS as exc:
             raise RouteConflict(f"{exc}; registering {route.name!r}") from None
 
     def _fall_back_to_python_router(self) -> None:
@@ -361,7 +361,19 @@ class Gobstopper(ServerEntry, Scaffold):
                 return early
         self._inflight += 1
         try:
-            response = await self._dispatch(request)
+            if self._mounts:
+                sub = self._mounted_app(request)
+                if sub is not None:
+                    return await sub.handle(request)
+            # The router and the pipeline are called inline: one coroutine frame fewer per request.
+            status, found, params = self._router.match(request.method, request.path)
+            if status == FOUND:
+                request._route = found
+                request._params = params
+                response = await (found.pipeline or found.build())(request)
+            else:
+                request._miss = (status, found, params)  # type: ignore[attr-defined]
+                response = await (self._fallback_pipeline or self._build_fallback())(request)
             if response.kind is FILE:
                 response = prepare_file(response, request.method, request.header)  # type: ignore[arg-type]
         except Exception as exc:
@@ -382,22 +394,16 @@ class Gobstopper(ServerEntry, Scaffold):
             return await self._handle_exception(request, exc)
         return None
 
-    async def _dispatch(self, request: Request) -> Response:
-        if self._mounts:
-            path = request.path
-            for prefix, sub in self._mounts:
-                if path == prefix or path.startswith(prefix + "/"):
-                    request.path = path[len(prefix) :] or "/"
-                    request.root_path += prefix
-                    request.app = sub
-                    return await sub.handle(request)
-        status, found, params = self._router.match(request.method, request.path)
-        if status == FOUND:
-            request._route = found
-            request._params = params
-            return await (found.pipeline or found.build())(request)
-        request._miss = (status, found, params)  # type: ignore[attr-defined]
-        return await (self._fallback_pipeline or self._build_fallback())(request)
+    def _mounted_app(self, request: Request) -> Gobstopper | None:
+        """The mounted app serving this path (earlier mounts first), with the request rebased onto it."""
+        path = request.path
+        for prefix, sub in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                request.path = path[len(prefix) :] or "/"
+                request.root_path += prefix
+                request.app = sub
+                return sub
+        return None
 
     def _build_fallback(self) -> Endpoint:
         # 404/405/400/308 and automatic OPTIONS go through app middleware, so CORS preflight works everywhere.
