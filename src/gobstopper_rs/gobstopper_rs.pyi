@@ -11,6 +11,10 @@ BAD_PARAM: Final = 1
 METHOD_NOT_ALLOWED: Final = 2
 NOT_FOUND: Final = 3
 
+#: The regex (Python syntax) of each native convertor: Starlette's, and ours for ``date``. If Starlette's registry
+#: holds a different regex (or class) for one of these names, use the Python router.
+CONVERTOR_REGEXES: Final[dict[str, str]]
+
 #: ``(extension, content type)`` pairs, sorted by extension; ``text/*`` types get ``; charset=utf-8``.
 MIME_TYPES: Final[list[tuple[str, str]]]
 

@@ -44,6 +44,21 @@ impl Conv {
         }
     }
 
+    /// The regex as Python source: exactly Starlette's (and ours for `date`). `_native.py` checks these against
+    /// `starlette.convertors.CONVERTOR_TYPES` and keeps the Python router if a Starlette release changed one.
+    pub fn python_regex(self) -> &'static str {
+        match self {
+            Conv::Str => "[^/]+",
+            Conv::Path => ".*",
+            Conv::Int => "[0-9]+",
+            Conv::Float => r"[0-9]+(\.[0-9]+)?",
+            Conv::Uuid => "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
+            Conv::Date => "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        }
+    }
+
+    pub const ALL: [Conv; 6] = [Conv::Str, Conv::Int, Conv::Float, Conv::Uuid, Conv::Path, Conv::Date];
+
     /// Starlette's regexes (plus `date`), with their own groups made non-capturing and `[^/]` / `.` widened to
     /// lone surrogates so that a bytes regex over WTF-8 matches what Python's `re` matches over `str`.
     pub fn regex(self) -> String {
@@ -52,7 +67,7 @@ impl Conv {
             Conv::Path => format!("(?:.|{SURROGATE})*"),
             Conv::Int => "[0-9]+".into(),
             Conv::Float => r"[0-9]+(?:\.[0-9]+)?".into(),
-            Conv::Uuid => "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".into(),
+            Conv::Uuid => "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}".into(),
             Conv::Date => "[0-9]{4}-[0-9]{2}-[0-9]{2}".into(),
         }
     }
@@ -253,7 +268,9 @@ mod tests {
         assert!(!full(Conv::Int, "١٢".as_bytes()));
         assert!(full(Conv::Float, b"1.5"));
         assert!(!full(Conv::Float, b"1."));
-        assert!(!full(Conv::Uuid, b"12345678-1234-1234-1234-1234567890AB"));
+        assert!(full(Conv::Uuid, b"12345678-1234-1234-1234-1234567890AB"));
+        assert!(full(Conv::Uuid, b"123456781234-1234-12341234567890AB"));
+        assert!(!full(Conv::Uuid, b"12345678-1234-1234-1234-1234567890AG"));
         assert!(full(Conv::Date, b"2024-02-30"));
     }
 }

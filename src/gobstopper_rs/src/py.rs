@@ -411,6 +411,11 @@ fn gobstopper_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("METHOD_NOT_ALLOWED", 2)?;
     m.add("NOT_FOUND", 3)?;
     m.add("MIME_TYPES", statics::MIME_TYPES.to_vec())?;
+    let regexes = PyDict::new(py);
+    for conv in Conv::ALL {
+        regexes.set_item(conv.name(), conv.python_regex())?;
+    }
+    m.add("CONVERTOR_REGEXES", regexes)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
