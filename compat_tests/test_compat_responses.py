@@ -259,9 +259,9 @@ def test_malformed_host_is_400(target: Target, host_lines: bytes) -> None:
         assert "host" in r.json()["detail"].lower()
 
 
+@pytest.mark.real_servers_only  # httpx always sends a Host header
 def test_missing_host_on_http11_is_400(target: Target) -> None:
-    if not target.real:
-        pytest.skip("in-process clients always send a Host header")
+    assert target.real
     r = target.raw(b"GET /req/info/1 HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert r.status == 400, r
 
