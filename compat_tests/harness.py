@@ -28,6 +28,8 @@ from typing import Any
 from gobstopper.testing import RSGITestClient, TestClient, httpx  # httpx2 when installed, like Starlette
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
+#: The runnable examples are served and tested like the scenario apps (module names must not clash).
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 IN_PROCESS = ("asgi", "rsgi")
 REAL_SERVERS = ("uvicorn", "granian-asgi", "granian-rsgi")
@@ -305,8 +307,9 @@ class InProcessTarget(HttpxTarget):
 def load_app(ref: str) -> Any:
     """Import ``module:attr`` from compat_tests/apps (the same string the servers get)."""
     module_name, _, attr = ref.partition(":")
-    if str(APPS_DIR) not in sys.path:
-        sys.path.insert(0, str(APPS_DIR))
+    for directory in (EXAMPLES_DIR, APPS_DIR):
+        if str(directory) not in sys.path:
+            sys.path.insert(0, str(directory))
     return getattr(importlib.import_module(module_name), attr or "app")
 
 
@@ -372,7 +375,9 @@ class RealServer:
         env = dict(os.environ)
         env.update(self.extra_env)
         env["GOBSTOPPER_NATIVE"] = self.key.native
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(APPS_DIR), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(APPS_DIR), str(EXAMPLES_DIR), env.get("PYTHONPATH", "")) if p
+        )
         env["PYTHONUNBUFFERED"] = "1"
         # Apps that test on_shutdown write this file (the server has exited by the time anyone can look).
         env["COMPAT_SHUTDOWN_FILE"] = str(self.log_path.with_suffix(".shutdown"))
