@@ -315,6 +315,14 @@ def test_convertor_regexes_match_starlette() -> None:
         assert CONVERTOR_TYPES[name].regex == regex, name
 
 
+def test_long_paths() -> None:
+    deep = "".join(f"/s{i}" for i in range(20))
+    py, rs = _both([(deep, ["GET"]), (deep + "/<int:n>", ["GET"]), ("/t/<path:p>", ["GET"]), ("/<a>/<b>", ["GET"])])
+    long = "".join(f"/x{i}" for i in range(40))
+    for path in [deep, deep + "/7", deep + "/x", "/t" + long, long, "/a/b"]:
+        assert_same(py, rs, "GET", path)
+
+
 def test_stub_matches_module() -> None:
     tree = ast.parse(STUB.read_text())
     stub_names = set()

@@ -57,6 +57,7 @@ def resolve(
     accept_encoding: str | None,
     follow_symlinks: bool = False,
 ) -> StaticResult: ...
+
 @final
 class StaticResolver:
     """A resolver bound to one root, made real once (FileNotFoundError / NotADirectoryError otherwise)."""

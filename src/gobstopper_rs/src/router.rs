@@ -7,6 +7,40 @@
 use crate::pattern::{Conv, Segment};
 use regex::bytes::Regex;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash (as in rustc): route tables are built from the app's own patterns and only *looked up* with request
+/// data, so a fast non-keyed hash cannot be flooded.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(SEED);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write(&i.to_le_bytes());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A captured parameter: its convertor and its byte range in the matched path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +112,7 @@ struct Tail<T> {
 }
 
 struct Node<T> {
-    statics: HashMap<Box<[u8]>, usize>,
+    statics: Map<Box<[u8]>, usize>,
     dynamic: Vec<Dynamic>,
     tails: Vec<Tail<T>>,
     targets: Targets<T>,
@@ -86,7 +120,7 @@ struct Node<T> {
 
 impl<T> Node<T> {
     fn new() -> Self {
-        Node { statics: HashMap::new(), dynamic: Vec::new(), tails: Vec::new(), targets: Targets::new() }
+        Node { statics: Map::default(), dynamic: Vec::new(), tails: Vec::new(), targets: Targets::new() }
     }
 }
 
@@ -102,7 +136,7 @@ pub struct Router<T> {
     nodes: Vec<Node<T>>,
     order: u64,
     /// Patterns without placeholders -> their node: one hash lookup answers most requests.
-    statics: HashMap<Box<[u8]>, usize>,
+    statics: Map<Box<[u8]>, usize>,
 }
 
 impl<T> Default for Router<T> {
@@ -117,7 +151,7 @@ fn full_regex(source: &str) -> Regex {
 
 impl<T> Router<T> {
     pub fn new() -> Self {
-        Router { nodes: vec![Node::new()], order: 0, statics: HashMap::new() }
+        Router { nodes: vec![Node::new()], order: 0, statics: Map::default() }
     }
 
     fn next_order(&mut self) -> u64 {
@@ -242,15 +276,25 @@ impl<T> Router<T> {
             Some(_) => 4,
         }
         .min(path.len());
-        let mut segs = Vec::with_capacity(8);
+        // Segment bounds live on the stack for the usual short paths.
+        let mut inline = [(0usize, 0usize); 16];
+        let mut spilled = Vec::new();
+        let mut count = 0;
         let mut start = first;
-        for (i, &b) in path.iter().enumerate().skip(first) {
-            if b == b'/' {
-                segs.push((start, i));
-                start = i + 1;
+        let bounds = path.iter().enumerate().skip(first).filter(|&(_, &b)| b == b'/').map(|(i, _)| i);
+        for end in bounds.chain(std::iter::once(path.len())) {
+            if count < inline.len() {
+                inline[count] = (start, end);
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push((start, end));
             }
+            count += 1;
+            start = end + 1;
         }
-        segs.push((start, path.len()));
+        let segs = if count <= inline.len() { &inline[..count] } else { &spilled[..] };
         let mut search = Search {
             router: self,
             path,
@@ -280,7 +324,7 @@ impl<T> Router<T> {
 struct Search<'r, 'p, 'c, T, B, F> {
     router: &'r Router<T>,
     path: &'p [u8],
-    segs: Vec<(usize, usize)>,
+    segs: &'p [(usize, usize)],
     method: &'p [u8],
     values: Vec<Value>,
     allowed: Vec<&'r [u8]>,
@@ -498,6 +542,17 @@ mod tests {
             (m.to_vec(), t.0)
         });
         assert_eq!(err, Err((b"GET".to_vec(), 1)));
+    }
+
+    #[test]
+    fn long_paths_spill_off_the_stack() {
+        let deep: String = (0..20).map(|i| format!("/s{i}")).collect();
+        let deep_dynamic = format!("{deep}/<int:n>");
+        let r = router(&[(&deep, &["GET"], 1), ("/t/<path:p>", &["GET"], 2), (&deep_dynamic, &["GET"], 3)]);
+        assert_eq!(find(&r, "GET", &deep), R::Found(1, p(&[])));
+        assert_eq!(find(&r, "GET", &format!("{deep}/7")), R::Found(3, p(&[("n", "7")])));
+        let long: String = (0..40).map(|i| format!("/x{i}")).collect();
+        assert_eq!(find(&r, "GET", &format!("/t{long}")), R::Found(2, p(&[("p", &long[1..])])));
     }
 
     #[test]
