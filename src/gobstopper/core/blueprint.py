@@ -19,7 +19,8 @@ class Blueprint(Scaffold):
 
     Args:
         name: the blueprint's name (a prefix for route names; no dots).
-        url_prefix: the prefix of its routes, unless registration gives another.
+        url_prefix: the prefix of its routes, unless registration gives another. A value not starting with
+            ``/`` is taken as Flask's ``import_name`` (``Blueprint("admin", __name__)``) and means no prefix.
         static_folder: a folder of static files served under the blueprint's prefix.
         template_folder: a folder of templates added to the search path.
 
@@ -43,6 +44,11 @@ class Blueprint(Scaffold):
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
         self.name = name
+        if url_prefix is not None and not url_prefix.startswith("/"):
+            # Flask's Blueprint("admin", __name__) passes an import name here; the reference docs do the same.
+            self.import_name, url_prefix = url_prefix, None
+        else:
+            self.import_name = None
         self.url_prefix = _clean_prefix(url_prefix)
         self.static_folder = static_folder
         self.template_folder = template_folder
