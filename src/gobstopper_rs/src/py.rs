@@ -12,12 +12,7 @@ use pyo3::{ffi, intern};
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-create_exception!(
-    gobstopper_rs,
-    RouteConflict,
-    PyValueError,
-    "Two routes claim the same method for the same pattern."
-);
+create_exception!(gobstopper_rs, RouteConflict, PyValueError, "Two routes claim the same method for the same pattern.");
 create_exception!(
     gobstopper_rs,
     UnsupportedConvertor,
@@ -43,7 +38,8 @@ fn py_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> 
     }
     // SAFETY: the pointer and length describe a live byte slice; the error handler name is a C string literal.
     unsafe {
-        let obj = ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"surrogatepass".as_ptr());
+        let obj =
+            ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"surrogatepass".as_ptr());
         Bound::from_owned_ptr_or_err(py, obj).map(|o| o.cast_into_unchecked())
     }
 }
@@ -101,11 +97,8 @@ fn convert_all<'py>(
         match convert_value(py, value.conv, &path[value.start..value.end]) {
             Ok(obj) => params.set_item(name.bind(py), obj)?,
             Err(err) if err.is_instance_of::<PyValueError>(py) || err.is_instance_of::<PyOverflowError>(py) => {
-                let message = format!(
-                    "Invalid value for path parameter {}: {}",
-                    name.bind(py).repr()?,
-                    err.value(py).str()?
-                );
+                let message =
+                    format!("Invalid value for path parameter {}: {}", name.bind(py).repr()?, err.value(py).str()?);
                 return Ok(Err((name.clone_ref(py), PyString::new(py, &message).unbind())));
             }
             Err(err) => return Err(err),
@@ -185,12 +178,10 @@ impl Router {
                     Err(e) if e.is_instance_of::<PyAttributeError>(py) => existing.clone(),
                     Err(e) => return Err(e),
                 };
-                let message: String = PyString::new(
-                    py,
-                    "{0} {1} conflicts with an equivalent route already registered for {0} ({2!s})",
-                )
-                .call_method1(intern!(py, "format"), (&upper_py[index], pattern, shown))?
-                .extract()?;
+                let message: String =
+                    PyString::new(py, "{0} {1} conflicts with an equivalent route already registered for {0} ({2!s})")
+                        .call_method1(intern!(py, "format"), (&upper_py[index], pattern, shown))?
+                        .extract()?;
                 Ok(RouteConflict::new_err(message))
             },
         );
@@ -331,8 +322,7 @@ fn resolve(
     accept_encoding: Option<&Bound<'_, PyString>>,
     follow_symlinks: bool,
 ) -> StaticResult {
-    let req =
-        OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+    let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
     py.detach(|| req.run(|r| statics::resolve(&root, r, follow_symlinks))).into()
 }
 
@@ -377,8 +367,7 @@ impl StaticResolver {
         range_header: Option<&Bound<'_, PyString>>,
         accept_encoding: Option<&Bound<'_, PyString>>,
     ) -> StaticResult {
-        let req =
-            OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+        let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
         py.detach(|| req.run(|r| statics::resolve_in(&self.real_root, r, self.follow_symlinks))).into()
     }
 }

@@ -510,11 +510,8 @@ mod tests {
 
     #[test]
     fn tails_with_more_segments_first_and_backtracking() {
-        let r = router(&[
-            ("/f/<path:p>", &["GET"], 1),
-            ("/f/<path:p>/edit", &["GET"], 2),
-            ("/f/x/<int:i>", &["GET"], 3),
-        ]);
+        let r =
+            router(&[("/f/<path:p>", &["GET"], 1), ("/f/<path:p>/edit", &["GET"], 2), ("/f/x/<int:i>", &["GET"], 3)]);
         assert_eq!(find(&r, "GET", "/f/a/b/edit"), R::Found(2, p(&[("p", "a/b")])));
         assert_eq!(find(&r, "GET", "/f/x/1"), R::Found(3, p(&[("i", "1")])));
         // Static child `x` leads nowhere for `/f/x/y`: backtrack to the tail.
@@ -538,9 +535,13 @@ mod tests {
         let segs = parse(b"/a/<int:x>").unwrap();
         r.insert(b"/a/<int:x>", &segs, &[b"GET".to_vec()], || T(1, vec![]), |_, _| ()).unwrap();
         let segs = parse(b"/a/<int:y>").unwrap();
-        let err = r.insert(b"/a/<int:y>", &segs, &[b"POST".to_vec(), b"GET".to_vec()], || T(2, vec![]), |m, t| {
-            (m.to_vec(), t.0)
-        });
+        let err = r.insert(
+            b"/a/<int:y>",
+            &segs,
+            &[b"POST".to_vec(), b"GET".to_vec()],
+            || T(2, vec![]),
+            |m, t| (m.to_vec(), t.0),
+        );
         assert_eq!(err, Err((b"GET".to_vec(), 1)));
     }
 

@@ -484,12 +484,8 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
         _ => (file, None),
     };
     let name = segments[segments.len() - 1];
-    let etag = format!(
-        "W/\"{:x}-{}{}\"",
-        chosen.size,
-        hex_signed(chosen.mtime_ns),
-        encoding.map_or("", |(_, suffix)| suffix)
-    );
+    let etag =
+        format!("W/\"{:x}-{}{}\"", chosen.size, hex_signed(chosen.mtime_ns), encoding.map_or("", |(_, suffix)| suffix));
     let mtime_seconds = i64::try_from(chosen.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
     let cache_control = if is_fingerprinted(name) { CACHE_IMMUTABLE } else { CACHE_REVALIDATE };
 
@@ -574,8 +570,29 @@ mod tests {
     #[test]
     fn rejected_paths() {
         for bad in [
-            "", "/", "..", "a/../b", "a/./b", ".", "a//b", "//etc/passwd", "a/", "..\\x", "C:", "c:x", "a\0b",
-            "CON", "con.txt", "CON.txt.html", "CON  ", "a/AUX", "COM¹", "lpt9.log", "NUL .txt", "x. ", "x...",
+            "",
+            "/",
+            "..",
+            "a/../b",
+            "a/./b",
+            ".",
+            "a//b",
+            "//etc/passwd",
+            "a/",
+            "..\\x",
+            "C:",
+            "c:x",
+            "a\0b",
+            "CON",
+            "con.txt",
+            "CON.txt.html",
+            "CON  ",
+            "a/AUX",
+            "COM¹",
+            "lpt9.log",
+            "NUL .txt",
+            "x. ",
+            "x...",
         ] {
             assert_eq!(split_rel_path(bad), None, "{bad:?}");
         }
@@ -598,7 +615,9 @@ mod tests {
         assert_eq!(parse_range("bytes=10-", 10), Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 10), Unsatisfiable);
         assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
-        for bad in ["bytes: 0-1", "items=0-1", "bytes=¹-2", "bytes=0-1,2-3", "bytes=3-2", "bytes=", "bytes=-", "bytes=a-b"] {
+        for bad in
+            ["bytes: 0-1", "items=0-1", "bytes=¹-2", "bytes=0-1,2-3", "bytes=3-2", "bytes=", "bytes=-", "bytes=a-b"]
+        {
             assert_eq!(parse_range(bad, 10), Ignore, "{bad}");
         }
         let many = format!("bytes={}", vec!["0-0"; 5000].join(","));
