@@ -364,7 +364,30 @@ def _inside(real: str, real_root: str) -> bool:
 
 
 def _regular_file(real_root: str, candidate: str, follow_symlinks: bool) -> tuple[str, int, int] | None:
-    """(real path, size, mtime_ns) when ``candidate`` is a regular file inside the root (anywhere, when following)."""
+    """(real path, size, mtime_ns) when ``candidate`` is a regular file inside the root (anywhere, when following).
+
+    ``candidate`` is ``real_root`` joined with checked segments. Fast path: ``lstat`` each segment below the
+    (already real) root; with no symlink on the way the candidate is its own real path. A symlink anywhere falls
+    back to ``realpath`` and the containment check.
+    """
+    walked = real_root
+    st = None
+    try:
+        for part in candidate[len(real_root) :].split(os.sep):
+            if not part:
+                continue
+            walked = os.path.join(walked, part)
+            st = os.lstat(walked)
+            if stat.S_ISLNK(st.st_mode):
+                return _resolve_symlinks(real_root, candidate, follow_symlinks)
+    except (OSError, ValueError):
+        return None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None
+    return walked, st.st_size, st.st_mtime_ns
+
+
+def _resolve_symlinks(real_root: str, candidate: str, follow_symlinks: bool) -> tuple[str, int, int] | None:
     try:
         real = os.path.realpath(candidate, strict=True)
         if not follow_symlinks and not _inside(real, real_root):
@@ -378,12 +401,7 @@ def _regular_file(real_root: str, candidate: str, follow_symlinks: bool) -> tupl
 
 
 def _sibling(real_root: str, candidate: str, suffix: str, follow_symlinks: bool) -> tuple[str, int, int] | None:
-    path = candidate + suffix
-    try:
-        os.lstat(path)
-    except (OSError, ValueError):
-        return None
-    return _regular_file(real_root, path, follow_symlinks)
+    return _regular_file(real_root, candidate + suffix, follow_symlinks)
 
 
 def _hex_signed(v: int) -> str:

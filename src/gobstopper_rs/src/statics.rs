@@ -436,7 +436,30 @@ fn mtime_ns(meta: &fs::Metadata) -> i128 {
 }
 
 /// The real path of `candidate` when it is a regular file inside `real_root` (or anywhere, when following).
+///
+/// `candidate` is `real_root` joined with checked segments. Fast path: `lstat` each segment below the (already
+/// real) root; with no symlink on the way the candidate is its own real path. A symlink anywhere falls back to
+/// `realpath` and the containment check.
 fn regular_file(real_root: &Path, candidate: &Path, follow_symlinks: bool) -> Option<Stat> {
+    let rel = candidate.strip_prefix(real_root).ok()?;
+    let mut walked = real_root.to_path_buf();
+    let mut last = None;
+    for part in rel.components() {
+        walked.push(part);
+        let meta = fs::symlink_metadata(&walked).ok()?;
+        if meta.file_type().is_symlink() {
+            return resolve_symlinks(real_root, candidate, follow_symlinks);
+        }
+        last = Some(meta);
+    }
+    let meta = last?;
+    if !meta.is_file() {
+        return None;
+    }
+    Some(Stat { size: meta.len(), mtime_ns: mtime_ns(&meta), real: walked })
+}
+
+fn resolve_symlinks(real_root: &Path, candidate: &Path, follow_symlinks: bool) -> Option<Stat> {
     let real = fs::canonicalize(candidate).ok()?;
     if !follow_symlinks && !real.starts_with(real_root) {
         return None;
@@ -448,13 +471,11 @@ fn regular_file(real_root: &Path, candidate: &Path, follow_symlinks: bool) -> Op
     Some(Stat { size: meta.len(), mtime_ns: mtime_ns(&meta), real })
 }
 
-/// A precompressed sibling (`<file>.br`): absent unless `lstat` finds it, then held to the same rules.
+/// A precompressed sibling (`<file>.br`), held to the same rules as the file.
 fn sibling(real_root: &Path, candidate: &Path, suffix: &str, follow_symlinks: bool) -> Option<Stat> {
     let mut name = candidate.as_os_str().to_owned();
     name.push(suffix);
-    let path = PathBuf::from(name);
-    fs::symlink_metadata(&path).ok()?;
-    regular_file(real_root, &path, follow_symlinks)
+    regular_file(real_root, &PathBuf::from(name), follow_symlinks)
 }
 
 fn hex_signed(v: i128) -> String {
