@@ -400,8 +400,22 @@ def _resolve_symlinks(real_root: str, candidate: str, follow_symlinks: bool) -> 
     return real, st.st_size, st.st_mtime_ns
 
 
-def _sibling(real_root: str, candidate: str, suffix: str, follow_symlinks: bool) -> tuple[str, int, int] | None:
-    return _regular_file(real_root, candidate + suffix, follow_symlinks)
+def _sibling(
+    real_root: str, candidate: str, suffix: str, follow_symlinks: bool, file_is_real: bool
+) -> tuple[str, int, int] | None:
+    """When the file was reached without meeting a symlink, its directories are real: one ``lstat`` suffices."""
+    path = candidate + suffix
+    if not file_is_real:
+        return _regular_file(real_root, path, follow_symlinks)
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return _resolve_symlinks(real_root, path, follow_symlinks)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return path, st.st_size, st.st_mtime_ns
 
 
 def _hex_signed(v: int) -> str:
@@ -428,8 +442,9 @@ def resolve_in(
     file = _regular_file(real_root, candidate, follow_symlinks)
     if file is None:
         return StaticResult(404)
-    br = _sibling(real_root, candidate, ".br", follow_symlinks)
-    gz = _sibling(real_root, candidate, ".gz", follow_symlinks)
+    file_is_real = file[0] == candidate
+    br = _sibling(real_root, candidate, ".br", follow_symlinks, file_is_real)
+    gz = _sibling(real_root, candidate, ".gz", follow_symlinks, file_is_real)
     vary = br is not None or gz is not None
     accepts_br, accepts_gzip = accepted_encodings(accept_encoding)
     if br is not None and accepts_br:

@@ -47,13 +47,6 @@ class ResponseHeaders(MutableMapping[str, str]):
         if init:
             self.update(init)
 
-    @classmethod
-    def _trusted(cls, items: list[tuple[str, str]]) -> ResponseHeaders:
-        # For framework-built constant headers: skips validation on the hot path.
-        self = cls.__new__(cls)
-        self._list = items
-        return self
-
     def __getitem__(self, name: str) -> str:
         key = name.lower()
         for n, v in self._list:

@@ -32,6 +32,37 @@ json_encoder = msgspec.json.Encoder()
 Body = str | bytes
 
 
+def _new_headers(content_type: str) -> ResponseHeaders:
+    # Framework-built: the content type is already valid, so skip ResponseHeaders' per-item validation.
+    headers = _allocate(ResponseHeaders)
+    headers._list = [("content-type", content_type)]
+    return headers
+
+
+_allocate = object.__new__
+_valid_content_types: dict[str, str] = {}
+
+
+def valid_content_type(value: str) -> str:
+    """``value`` once checked as a header value; the few distinct types an app uses are remembered."""
+    checked = _valid_content_types.get(value)
+    if checked is None:
+        checked = check_header("content-type", value)[1]
+        if len(_valid_content_types) < 256:
+            _valid_content_types[value] = checked
+    return checked
+
+
+def _coerce_body(body: Any) -> tuple[Body, str]:
+    if isinstance(body, str):
+        return str(body), HTML
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body), OCTET
+    if hasattr(body, "__html__"):
+        return str(body.__html__()), HTML
+    raise TypeError(f"Response body must be str or bytes, not {type(body).__name__}; use JSONResponse for data")
+
+
 def _check_status(status: int) -> int:
     # Granian unwraps the status in Rust: an invalid one would panic the worker, so refuse it here.
     if type(status) is not int:
@@ -64,22 +95,16 @@ class Response:
         headers: HeadersInit = None,
         content_type: str | None = None,
     ) -> None:
-        if isinstance(body, str):
+        kind = type(body)
+        if kind is str:
             default_type = HTML
-        elif isinstance(body, (bytes, bytearray, memoryview)):
-            body, default_type = bytes(body), OCTET
-        elif hasattr(body, "__html__"):
-            body, default_type = str(body.__html__()), HTML
+        elif kind is bytes:
+            default_type = OCTET
         else:
-            raise TypeError(
-                f"Response body must be str or bytes, not {type(body).__name__}; use JSONResponse for data"
-            )
+            body, default_type = _coerce_body(body)
         self.body: Body = body
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
-        if content_type is None:
-            self.headers = ResponseHeaders._trusted([("content-type", default_type)])
-        else:
-            self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        self.headers = _new_headers(default_type if content_type is None else valid_content_type(content_type))
         if headers:
             self.headers.update(headers)
 
@@ -157,10 +182,7 @@ class JSONResponse(Response):
     ) -> None:
         self.body = json_encoder.encode(data)
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
-        if content_type is None:
-            self.headers = ResponseHeaders._trusted([("content-type", JSON)])
-        else:
-            self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        self.headers = _new_headers(JSON if content_type is None else valid_content_type(content_type))
         if headers:
             self.headers.update(headers)
 
@@ -208,7 +230,7 @@ class FileResponse(Response):
             content_type = mimetypes.guess_type(self.path)[0] or OCTET
             if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
                 content_type += "; charset=utf-8"
-        self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        self.headers = _new_headers(valid_content_type(content_type))
         if filename is not None:
             self.headers["content-disposition"] = _content_disposition(filename, "attachment")
         if headers:
@@ -258,7 +280,7 @@ class StreamResponse(Response):
         self.status = _check_status(status)
         if content_type.startswith("text/") and "charset" not in content_type:
             content_type += "; charset=utf-8"
-        self.headers = ResponseHeaders._trusted([check_header("content-type", content_type)])
+        self.headers = _new_headers(valid_content_type(content_type))
         if headers:
             self.headers.update(headers)
 

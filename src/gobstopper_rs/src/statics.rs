@@ -471,11 +471,29 @@ fn resolve_symlinks(real_root: &Path, candidate: &Path, follow_symlinks: bool) -
     Some(Stat { size: meta.len(), mtime_ns: mtime_ns(&meta), real })
 }
 
-/// A precompressed sibling (`<file>.br`), held to the same rules as the file.
-fn sibling(real_root: &Path, candidate: &Path, suffix: &str, follow_symlinks: bool) -> Option<Stat> {
+/// A precompressed sibling (`<file>.br`), held to the same rules as the file. When the file itself was reached
+/// without meeting a symlink (`file_is_real`), the parent directories are known to be real: one `lstat` suffices.
+fn sibling(
+    real_root: &Path,
+    candidate: &Path,
+    suffix: &str,
+    follow_symlinks: bool,
+    file_is_real: bool,
+) -> Option<Stat> {
     let mut name = candidate.as_os_str().to_owned();
     name.push(suffix);
-    regular_file(real_root, &PathBuf::from(name), follow_symlinks)
+    let path = PathBuf::from(name);
+    if !file_is_real {
+        return regular_file(real_root, &path, follow_symlinks);
+    }
+    let meta = fs::symlink_metadata(&path).ok()?;
+    if meta.file_type().is_symlink() {
+        return resolve_symlinks(real_root, &path, follow_symlinks);
+    }
+    if !meta.is_file() {
+        return None;
+    }
+    Some(Stat { size: meta.len(), mtime_ns: mtime_ns(&meta), real: path })
 }
 
 fn hex_signed(v: i128) -> String {
@@ -495,8 +513,9 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
     let mut candidate = real_root.to_path_buf();
     candidate.extend(&segments);
     let Some(file) = regular_file(real_root, &candidate, follow_symlinks) else { return Resolved::not_found() };
-    let br = sibling(real_root, &candidate, ".br", follow_symlinks);
-    let gz = sibling(real_root, &candidate, ".gz", follow_symlinks);
+    let file_is_real = file.real == candidate;
+    let br = sibling(real_root, &candidate, ".br", follow_symlinks, file_is_real);
+    let gz = sibling(real_root, &candidate, ".gz", follow_symlinks, file_is_real);
     let vary = br.is_some() || gz.is_some();
     let (accepts_br, accepts_gzip) = accepted_encodings(req.accept_encoding);
     let (chosen, encoding) = match (br, gz) {
