@@ -85,7 +85,7 @@ class ASGIAdapter:
             body = response.body
             if type(body) is str:
                 body = body.encode()
-            headers = _encode_headers(response.headers._list)
+            headers = _encode_headers(response.raw_headers)
             if response.status not in _NO_BODY_STATUSES:
                 headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -97,7 +97,7 @@ class ASGIAdapter:
 
     @staticmethod
     async def _send_file(scope: Any, method: str, response: Any, send: Any) -> None:
-        headers = _encode_headers(response.headers._list, skip_length=False)
+        headers = _encode_headers(response.raw_headers, skip_length=False)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b""})
@@ -121,7 +121,7 @@ class ASGIAdapter:
 
     @staticmethod
     async def _send_stream(method: str, response: Any, receive: Any, send: Any) -> None:
-        headers = _encode_headers(response.headers._list)
+        headers = _encode_headers(response.raw_headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b""})

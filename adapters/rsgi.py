@@ -73,7 +73,7 @@ class RSGIAdapter:
         response: Response = await self._handle(request)
         kind = response.kind
         if kind is BYTES:
-            headers = response.headers._list
+            headers = response.raw_headers
             if len(headers) > 1:
                 headers = _without_content_length(headers)
             body = response.body
@@ -88,7 +88,7 @@ class RSGIAdapter:
 
     @staticmethod
     def _send_file(method: str, response: Any, protocol: Any) -> None:
-        headers = response.headers._list
+        headers = response.raw_headers
         if method == "HEAD":
             protocol.response_empty(response.status, headers)  # don't make Granian open the file (G7)
         elif response.status == 206:
@@ -98,7 +98,7 @@ class RSGIAdapter:
 
     @staticmethod
     async def _send_stream(method: str, response: Any, protocol: Any) -> None:
-        transport = protocol.response_stream(response.status, _without_content_length(response.headers._list))
+        transport = protocol.response_stream(response.status, _without_content_length(response.raw_headers))
         if method == "HEAD":
             return
 

@@ -43,6 +43,7 @@ class Route:
         "app",
         "blueprints",
         "casts",
+        "direct",
         "handler",
         "is_async",
         "max_body_bytes",
@@ -82,6 +83,9 @@ class Route:
         )
         self.casts, self.struct_param = _inspect_parameters(handler, param_names, str_params)
         self.pipeline: Endpoint | None = None
+        # The handler itself when the route has nothing around it (set by build(), cleared on changes): the
+        # app then awaits it without an intermediate pipeline coroutine.
+        self.direct: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Route {'|'.join(self.methods) or 'WS'} {self.pattern} -> {self.name}>"
@@ -102,9 +106,12 @@ class Route:
             before += bp.before_request_funcs
             after += bp.after_request_funcs
         endpoint = _endpoint(self, before, after)
-        for entry in reversed(self.middleware_entries()):
+        entries = self.middleware_entries()
+        for entry in reversed(entries):
             endpoint = wrap_middleware(entry.middleware, endpoint)
         self.pipeline = endpoint
+        simple = self.is_async and not (before or after or entries or self.casts or self.struct_param)
+        self.direct = self.handler if simple else None
         return endpoint
 
 

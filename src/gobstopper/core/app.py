@@ -120,7 +120,7 @@ class Gobstopper(ServerEntry, Scaffold):
 
     def _changed(self) -> None:
         for route in self.routes:
-            route.pipeline = None
+            route.pipeline = route.direct = None
         self._fallback_pipeline = None
 
     def _add_route(
@@ -370,7 +370,15 @@ class Gobstopper(ServerEntry, Scaffold):
             if status == FOUND:
                 request._route = found
                 request._params = params
-                response = await (found.pipeline or found.build())(request)
+                direct = found.direct
+                if direct is not None:  # nothing around the handler: await it right here
+                    try:
+                        rv = await (direct(request, **params) if params else direct(request))
+                    except Exception as exc:
+                        rv = await self._handle_exception(request, exc)
+                    response = rv if isinstance(rv, Response) else to_response(rv)
+                else:
+                    response = await (found.pipeline or found.build())(request)
             else:
                 request._miss = (status, found, params)  # type: ignore[attr-defined]
                 response = await (self._fallback_pipeline or self._build_fallback())(request)

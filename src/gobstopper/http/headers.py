@@ -47,6 +47,13 @@ class ResponseHeaders(MutableMapping[str, str]):
         if init:
             self.update(init)
 
+    @classmethod
+    def view(cls, items: list[tuple[str, str]]) -> ResponseHeaders:
+        """Headers over an existing (already valid) list, shared: every change is made in place in it."""
+        self = cls.__new__(cls)
+        self._list = items
+        return self
+
     def __getitem__(self, name: str) -> str:
         key = name.lower()
         for n, v in self._list:
@@ -61,7 +68,7 @@ class ResponseHeaders(MutableMapping[str, str]):
             if n == key:
                 items[i] = (key, value)
                 # Drop later duplicates: assignment means "this is now the only value".
-                self._list = items[: i + 1] + [p for p in items[i + 1 :] if p[0] != key]
+                items[i + 1 :] = [p for p in items[i + 1 :] if p[0] != key]
                 return
         items.append((key, value))
 
@@ -70,7 +77,7 @@ class ResponseHeaders(MutableMapping[str, str]):
         kept = [p for p in self._list if p[0] != key]
         if len(kept) == len(self._list):
             raise KeyError(name)
-        self._list = kept
+        self._list[:] = kept
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

@@ -67,9 +67,11 @@ class Request:
         root_path: the mount prefix the path is relative to (``""`` at the top level).
     """
 
+    # Hot fields live in slots (no per-request dict); everything lazy is a class default until first set, then
+    # lands in the instance __dict__, which also takes user attributes (``request.user = ...``).
+    __slots__ = ("__dict__", "_channel", "_params", "_route", "_scope", "_source", "app", "method", "path")
+
     root_path = ""
-    _route: Any = None
-    _params: dict[str, Any] | None = None
     _max_body_bytes: int | None = None
     _query_string: str | None = None
     _header_source: HeaderSource | None = None
@@ -96,6 +98,8 @@ class Request:
         self._channel = channel
         self._source = source
         self.app = app
+        self._route: Any = None
+        self._params: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"

@@ -32,14 +32,6 @@ json_encoder = msgspec.json.Encoder()
 Body = str | bytes
 
 
-def _new_headers(content_type: str) -> ResponseHeaders:
-    # Framework-built: the content type is already valid, so skip ResponseHeaders' per-item validation.
-    headers = _allocate(ResponseHeaders)
-    headers._list = [("content-type", content_type)]
-    return headers
-
-
-_allocate = object.__new__
 _valid_content_types: dict[str, str] = {}
 
 
@@ -86,7 +78,9 @@ class Response:
     """
 
     kind: ClassVar[str] = BYTES
-    __slots__ = ("body", "headers", "status")
+    # ``raw_headers`` is the wire list of (lower-case name, value) pairs; the ``headers`` view over it is only
+    # built when code asks for it, so a plain handler's response allocates one list and nothing else.
+    __slots__ = ("_headers", "body", "raw_headers", "status")
 
     def __init__(
         self,
@@ -104,9 +98,20 @@ class Response:
             body, default_type = _coerce_body(body)
         self.body: Body = body
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
-        self.headers = _new_headers(default_type if content_type is None else valid_content_type(content_type))
+        if content_type is not None:
+            default_type = valid_content_type(content_type)
+        self.raw_headers = [("content-type", default_type)]
+        self._headers: ResponseHeaders | None = None
         if headers:
             self.headers.update(headers)
+
+    @property
+    def headers(self) -> ResponseHeaders:
+        """The headers: case-insensitive, repeated names kept (``headers.add``); values are validated."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = ResponseHeaders.view(self.raw_headers)
+        return headers
 
     @property
     def status_code(self) -> int:
@@ -158,7 +163,7 @@ class Response:
 
     def to_rsgi_headers(self) -> list[tuple[str, str]]:
         """The headers as RSGI wants them: ``(name, value)`` tuples, one per ``Set-Cookie``."""
-        return self.headers.raw()
+        return self.raw_headers
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status} {self.content_type!r}>"
@@ -182,7 +187,8 @@ class JSONResponse(Response):
     ) -> None:
         self.body = json_encoder.encode(data)
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
-        self.headers = _new_headers(JSON if content_type is None else valid_content_type(content_type))
+        self.raw_headers = [("content-type", JSON if content_type is None else valid_content_type(content_type))]
+        self._headers = None
         if headers:
             self.headers.update(headers)
 
@@ -230,7 +236,8 @@ class FileResponse(Response):
             content_type = mimetypes.guess_type(self.path)[0] or OCTET
             if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
                 content_type += "; charset=utf-8"
-        self.headers = _new_headers(valid_content_type(content_type))
+        self.raw_headers = [("content-type", valid_content_type(content_type))]
+        self._headers = None
         if filename is not None:
             self.headers["content-disposition"] = _content_disposition(filename, "attachment")
         if headers:
@@ -280,7 +287,8 @@ class StreamResponse(Response):
         self.status = _check_status(status)
         if content_type.startswith("text/") and "charset" not in content_type:
             content_type += "; charset=utf-8"
-        self.headers = _new_headers(valid_content_type(content_type))
+        self.raw_headers = [("content-type", valid_content_type(content_type))]
+        self._headers = None
         if headers:
             self.headers.update(headers)
 
