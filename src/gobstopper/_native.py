@@ -1,4 +1,4 @@
-"""The one place that imports ``gobstopper_rs``: it picks the Rust or the Python router.
+"""The one place that imports ``gobstopper_rs``: it picks the Rust or the Python router and static resolver.
 
 ``GOBSTOPPER_NATIVE=0`` forces the Python implementation (tests run both). Read once, at import.
 """
@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from starlette.convertors import CONVERTOR_TYPES
+
+from . import _static_resolver
 from .core._router import RouteConflict
 from .core._router import Router as PythonRouter
 
@@ -26,6 +29,24 @@ else:
         ROUTE_CONFLICTS = (RouteConflict, RustRouteConflict)
     except ImportError:
         RustRouter = None
+
+if RustRouter is not None:
+    import gobstopper_rs
+
+    # The Rust router hard-codes each convertor's regex; if the registry was changed, only Python is right.
+    if any(
+        name not in CONVERTOR_TYPES or CONVERTOR_TYPES[name].regex != regex
+        for name, regex in gobstopper_rs.CONVERTOR_REGEXES.items()
+    ):
+        RustRouter = None
+    StaticResolver: Any = gobstopper_rs.StaticResolver
+    resolve_static: Any = gobstopper_rs.resolve
+else:
+    StaticResolver = _static_resolver.StaticResolver
+    resolve_static = _static_resolver.resolve
+
+#: Whether the native extension serves this process (router and static files).
+NATIVE = RustRouter is not None
 
 if RustRouter is None:
 

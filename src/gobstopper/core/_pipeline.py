@@ -168,7 +168,7 @@ async def call_hook(func: Callable[..., Any], *args: Any) -> Any:
 def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callable[..., Any]]) -> Endpoint:
     handler = route.handler
     app = route.app
-    handle_exception = app._handle_exception
+    handle_exception = app.handle_exception
     casts = route.casts
     struct_param = route.struct_param
 

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -225,6 +226,14 @@ class Gobstopper(ServerEntry, Scaffold):
                 self._add_route(full, methods, handler, name, options, chain)
             else:
                 self._add_websocket(full, handler, name, chain)
+        if blueprint.static_folder:
+            from ..middleware.static import StaticFileMiddleware
+
+            folder = blueprint.static_folder
+            module = sys.modules.get(blueprint.import_name or "")
+            if not os.path.isabs(folder) and getattr(module, "__file__", None):
+                folder = os.path.join(os.path.dirname(module.__file__), folder)  # type: ignore[arg-type]
+            self.add_middleware(StaticFileMiddleware(folder, url_prefix=f"{prefix}/static"))
         for child, child_prefix in blueprint.children:
             child_prefix = child_prefix if child_prefix is not None else child.url_prefix
             self._register_blueprint(child, prefix + child_prefix, chain)
@@ -375,17 +384,17 @@ class Gobstopper(ServerEntry, Scaffold):
                     try:
                         rv = await (direct(request, **params) if params else direct(request))
                     except Exception as exc:
-                        rv = await self._handle_exception(request, exc)
+                        rv = await self.handle_exception(request, exc)
                     response = rv if isinstance(rv, Response) else to_response(rv)
                 else:
                     response = await (found.pipeline or found.build())(request)
             else:
                 request._miss = (status, found, params)  # type: ignore[attr-defined]
                 response = await (self._fallback_pipeline or self._build_fallback())(request)
-            if response.kind is FILE:
+            if response.kind is FILE and not response.prepared:  # type: ignore[attr-defined]
                 response = prepare_file(response, request.method, request.header)  # type: ignore[arg-type]
         except Exception as exc:
-            response = await self._handle_exception(request, exc)
+            response = await self.handle_exception(request, exc)
         finally:
             self._inflight -= 1
             if self._drained is not None and not self._inflight:
@@ -399,7 +408,7 @@ class Gobstopper(ServerEntry, Scaffold):
             await self.startup()  # no lifespan from the server: start on the first request
         except Exception as exc:
             self.logger.exception("startup failed")
-            return await self._handle_exception(request, exc)
+            return await self.handle_exception(request, exc)
         return None
 
     def _mounted_app(self, request: Request) -> Gobstopper | None:
@@ -440,7 +449,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 return response
             raise NotFound()
         except Exception as exc:
-            return await self._handle_exception(request, exc)
+            return await self.handle_exception(request, exc)
 
     def _slash_redirect(self, request: Request) -> Response | None:
         policy, path = self._slash_policy, request.path
@@ -473,8 +482,11 @@ class Gobstopper(ServerEntry, Scaffold):
             return handlers.get(500)
         return None
 
-    async def _handle_exception(self, request: Request, exc: Exception) -> Response:
-        """The response for an exception: a registered handler's, else the default rendering. Never raises."""
+    async def handle_exception(self, request: Request, exc: Exception) -> Response:
+        """The response for an exception: a registered error handler's, else the default rendering.
+
+        Middleware may call it to answer with the app's error pages (``HTTPException`` included). Never raises.
+        """
         handler = self._find_error_handler(exc)
         if handler is not None:
             try:

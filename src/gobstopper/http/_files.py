@@ -1,114 +1,80 @@
-"""Answering a FileResponse for one request: stat, validators, conditional requests and a single Range.
+"""Turning a file answer of the static resolver (Rust or its Python twin) into a response.
 
-The file's bytes are never read here; the adapter hands the path (and byte range) to the server.
+The resolver decides everything about a file request (safe path, validators, 304, a single Range, precompressed
+siblings, 416); this module only maps its result onto response objects. File bytes are never read here: the
+adapter hands the path and byte range to the server.
 """
 
 from __future__ import annotations
 
 import os
-import stat as stat_module
-from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
 
-from .errors import NotFound
+from .. import _native
+from .errors import MethodNotAllowed, NotFound
 from .response import FileResponse, Response
 
-
-def _etag(st: os.stat_result) -> str:
-    return f'W/"{st.st_size:x}-{st.st_mtime_ns:x}"'
+_CONDITIONAL = ("GET", "HEAD")
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    opaque = etag[2:]
-    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
+def response_from_result(result: Any) -> Response:
+    """The response for a resolver result (``status``, ``path``, ``headers``, ``start``, ``end``).
 
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
-    """One ``bytes=`` range -> ``(start, end_exclusive)``; ``False`` if unsatisfiable; ``None`` to ignore it.
-
-    Malformed headers, other units and multiple ranges are ignored (the full file is sent), as RFC 9110 allows.
+    Raises:
+        NotFound: the resolver refused or did not find the path (one answer for both, on purpose).
+        MethodNotAllowed: a method other than GET or HEAD.
     """
-    unit, sep, spec = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isascii() and last.isascii()):
-        return None
-    if first and not first.isdigit() or last and not last.isdigit() or not (first or last):
-        return None
-    if not first:  # suffix: the last N bytes
-        length = int(last)
-        if length == 0 or size == 0:
-            return False
-        return max(0, size - length), size
-    start = int(first)
-    end = min(int(last) + 1, size) if last else size
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        return False
-    return start, end
+    status = result.status
+    if status == 200 or status == 206:
+        response = FileResponse.__new__(FileResponse)
+        response.path = result.path
+        response.body = b""
+        response.status = status
+        response.start = result.start
+        response.end = result.end
+        response.raw_headers = list(result.headers)
+        response._headers = None
+        response.prepared = True
+        return response
+    if status == 404:
+        raise NotFound()
+    if status == 405:
+        raise MethodNotAllowed({"GET", "HEAD"})
+    response = Response(b"", status=status)  # 304, 416: validators or Content-Range only, no body
+    response.raw_headers[:] = list(result.headers)
+    return response
 
 
-def prepare_file(response: FileResponse, method: str, header: callable) -> Response:  # type: ignore[valid-type]
-    """Fill in the headers of ``response`` for this request, or answer 304 / 416 instead.
+def prepare_file(response: FileResponse, method: str, header: Any) -> Response:
+    """Answer a handler's ``FileResponse`` for this request (conditional GET/HEAD, Range, encodings).
 
-    Args:
-        response: the file response a handler returned.
-        method: the request method (conditional GET/HEAD only).
-        header: ``header(name) -> str | None`` for the request's headers.
+    The application chose the file, so symlinks are followed; its own headers (type, disposition, anything
+    it set) win over the resolver's, except the framing ones the resolver computes.
 
     Raises:
         NotFound: the file is missing or not a regular file.
     """
-    try:
-        st = os.stat(response.path)
-    except (OSError, ValueError):
-        raise NotFound() from None
-    if not stat_module.S_ISREG(st.st_mode):
-        raise NotFound()
-    size = st.st_size
-    etag = _etag(st)
-    headers = response.headers
-    headers["etag"] = etag
-    headers["last-modified"] = formatdate(st.st_mtime, usegmt=True)
-    headers["accept-ranges"] = "bytes"
-    if method in ("GET", "HEAD") and response.status == 200:
-        inm = header("if-none-match")
-        if inm is not None:
-            not_modified = _etag_matches(inm, etag)
-        else:
-            ims = header("if-modified-since")
-            not_modified = ims is not None and _not_modified_since(ims, st.st_mtime)
-        if not_modified:
-            answer = Response(b"", status=304)
-            del answer.headers["content-type"]
-            for name in ("etag", "last-modified", "cache-control", "vary"):
-                if name in headers:
-                    answer.headers[name] = headers[name]
-            return answer
-        range_header = header("range")
-        if range_header is not None:
-            bounds = parse_range(range_header, size)
-            if bounds is False:
-                answer = Response(b"", status=416)
-                answer.headers["content-range"] = f"bytes */{size}"
-                return answer
-            if bounds is not None:
-                start, end = bounds
-                response.status, response.start, response.end = 206, start, end
-                headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
-                headers["content-length"] = str(end - start)
-                return response
-    response.start, response.end = 0, size
-    headers["content-length"] = str(size)
-    return response
+    path = os.path.abspath(response.path)
+    conditional = method in _CONDITIONAL and response.status == 200
+    result = _native.resolve_static(
+        os.path.dirname(path),
+        os.path.basename(path),
+        method if conditional else "GET",
+        header("if-none-match") if conditional else None,
+        header("if-modified-since") if conditional else None,
+        header("range") if conditional else None,
+        header("accept-encoding"),
+        True,
+    )
+    prepared = response_from_result(result)
+    own = response.raw_headers
+    names = {name for name, _ in own}
+    computed = [h for h in prepared.raw_headers if h[0] not in names or h[0] in _FRAMING]
+    prepared.raw_headers[:] = computed + [h for h in own if h[0] not in _FRAMING]
+    if prepared.status == 200 and response.status != 200:
+        prepared.status = response.status
+    return prepared
 
 
-def _not_modified_since(value: str, mtime: float) -> bool:
-    try:
-        since = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return False
-    return int(mtime) <= since
+# Computed from the file itself: the application's values would be wrong.
+_FRAMING = frozenset({"content-length", "content-range", "content-encoding", "etag", "last-modified"})

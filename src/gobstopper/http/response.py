@@ -5,7 +5,6 @@ Turning a response into wire calls is the adapters' job (DESIGN.md §2 rule 3): 
 
 from __future__ import annotations
 
-import mimetypes
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from .._static_resolver import content_type as guess_content_type
 from .cookies import build_set_cookie
 from .headers import HeadersInit, ResponseHeaders, check_header
 
@@ -205,8 +205,9 @@ def _content_disposition(filename: str, disposition: str) -> str:
 class FileResponse(Response):
     """A file sent by the server without Python reading it (``response_file`` / ``pathsend``).
 
-    Conditional requests (``If-None-Match``, ``If-Modified-Since``) and a single ``Range`` are answered when the
-    response is prepared for the request, after the handler returned.
+    Conditional requests (``If-None-Match``, ``If-Modified-Since``), a single ``Range`` and precompressed
+    ``.br``/``.gz`` siblings are answered by the static resolver after the handler returned; a missing file is
+    a 404.
 
     Args:
         path: the file to send (the application vouches for it; use ``send_from_directory`` for user input).
@@ -217,7 +218,7 @@ class FileResponse(Response):
     """
 
     kind: ClassVar[str] = FILE
-    __slots__ = ("end", "path", "start")
+    __slots__ = ("end", "path", "prepared", "start")
 
     def __init__(
         self,
@@ -231,11 +232,11 @@ class FileResponse(Response):
         self.body = b""
         self.status = _check_status(status)
         self.start = 0
-        self.end: int | None = None  # set by prepare(): bytes [start, end) are sent
+        self.end: int | None = None  # bytes [start, end) are sent, once the resolver answered
+        self.prepared = False
         if content_type is None:
-            content_type = mimetypes.guess_type(self.path)[0] or OCTET
-            if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-                content_type += "; charset=utf-8"
+            # The static resolver's table (Rust and Python share it), so both paths type a file alike.
+            content_type = guess_content_type(os.path.basename(self.path))
         self.raw_headers = [("content-type", valid_content_type(content_type))]
         self._headers = None
         if filename is not None:
