@@ -1,0 +1,1 @@
+"""Server-side sessions and their storage backends."""

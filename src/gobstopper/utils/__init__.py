@@ -1,0 +1,1 @@
+"""Utilities: rate limiting and idempotency."""

@@ -1,0 +1,1 @@
+"""WebSockets: the connection API and the room manager."""
