@@ -143,18 +143,21 @@ def test_set_cookie_headers_stay_separate(target: Target, ref: Target) -> None:
 
 
 @pytest.mark.parametrize(
-    ("cookie", "expected"),
+    ("cookie", "status", "expected"),
     [
-        ("a=1; b=two", {"a": "1", "b": "two"}),
-        ('q="quoted value"', None),
-        ("=bad; a=1; ;;; c", None),  # nameless and empty pieces must not crash the parser
-        ("a=" + "\\" * 20000, None),  # CPython CVE-2024-7592-style quadratic input
-        ("a=1; a=2", None),
+        ("a=1; b=two", 200, {"a": "1", "b": "two"}),
+        ('q="quoted value"', 200, None),
+        ("=bad; a=1; ;;; c", 200, None),  # nameless and empty pieces must not crash the parser
+        ("a=" + "\\" * 4000, 200, None),  # CPython CVE-2024-7592-style quadratic input, under the header cap
+        ("a=" + "\\" * 20000, 431, None),  # over the 16 KiB header-line cap
+        ("a=1; a=2", 200, None),
     ],
 )
-def test_cookie_parsing_never_500s(target: Target, ref: Target, cookie: str, expected: dict | None) -> None:
+def test_cookie_parsing_never_500s(
+    target: Target, ref: Target, cookie: str, status: int, expected: dict | None
+) -> None:
     r = target.get("/cookies/echo", headers={"cookie": cookie})
-    assert r.status == 200, r
+    assert r.status == status, r
     if expected is not None:
         assert r.json() == {"cookies": expected}
     assert_same(r, ref.get("/cookies/echo", headers={"cookie": cookie}))

@@ -94,10 +94,27 @@ def test_cookies_join_split_headers_ignore_nameless_and_first_wins() -> None:
 
 
 def test_too_many_cookies_is_431_and_parsing_is_linear() -> None:
+    app = Gobstopper("t")
+    app.max_header_bytes = 1024 * 1024  # past the header caps, the cookie cap answers
     with pytest.raises(HTTPException) as info:
-        request([("cookie", "; ".join(f"c{i}=1" for i in range(3000)))]).cookies
+        request([("cookie", "; ".join(f"c{i}=1" for i in range(3000)))], app=app).cookies
     assert info.value.status_code == 431
-    assert request([("cookie", "a=" + "\\" * 20000)]).cookies["a"] == "\\" * 20000
+    assert request([("cookie", "a=" + "\\" * 20000)], app=app).cookies["a"] == "\\" * 20000
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("x-big", "a" * 100_000)],
+        [(f"x-{i}", "1") for i in range(101)],
+        [("accept-language", "en," * 17_000)],
+        [("cookie", "a=" + "b" * 64 * 1024)],
+    ],
+)
+def test_header_caps_are_431(headers: list[tuple[str, str]]) -> None:
+    with pytest.raises(HTTPException) as info:
+        request(headers).header("host")
+    assert info.value.status_code == 431
 
 
 def test_client_ip_ignores_forwarded_for_unless_from_a_trusted_proxy() -> None:

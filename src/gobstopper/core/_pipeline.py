@@ -14,6 +14,7 @@ import anyio.to_thread
 import msgspec
 
 from ..http.errors import BadRequest
+from ..http.forms import FORM_TYPES
 from ..http.response import Response
 from ._returns import to_response
 from ._scaffold import MiddlewareEntry
@@ -210,8 +211,13 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
                     except (ValueError, KeyError, OverflowError):
                         raise BadRequest(f"Invalid value for path parameter {name!r}.") from None
                 if struct_param is not None:
-                    # Decoded here, inside middleware and after limits (the reference decoded before both).
-                    params[struct_param[0]] = await request.json(struct_param[1])
+                    # Decoded here, inside middleware and after limits (the reference decoded before both);
+                    # from the JSON body, or from the fields of a form body.
+                    name, model = struct_param
+                    if request.mimetype in FORM_TYPES:
+                        params[name] = await request.form(model)
+                    else:
+                        params[name] = await request.json(model)
             if route.is_async:
                 rv = await handler(request, **params)
             else:

@@ -24,7 +24,14 @@ from ..http.errors import (
     ServiceUnavailable,
 )
 from ..http.problem import render_http_exception
-from ..http.request import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COOKIES, DEFAULT_MAX_QUERY_PARAMS, Request
+from ..http.request import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_COOKIES,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_QUERY_PARAMS,
+    Request,
+)
 from ..http.response import FILE, Response, redirect
 from ._entry import ServerEntry
 from ._pipeline import Endpoint, Route, call_hook, wrap_middleware
@@ -49,9 +56,14 @@ class Gobstopper(ServerEntry, Scaffold):
     Attributes:
         trusted_proxies: addresses/networks whose ``X-Forwarded-For``/``-Proto`` are believed (none by default).
         trusted_hosts: when set, only these host names are accepted (others are a 400).
-        max_body_bytes: request body limit (10 MiB by default; ``None`` for no limit).
-        max_query_params: query parameters allowed per request (1000).
-        max_cookies: cookies allowed per request (300).
+        max_body_bytes: request body limit (10 MiB by default; ``None`` for no limit); blueprints, routes and
+            requests can set their own.
+        max_json_bytes: a lower limit for JSON bodies (``GOBSTOPPER_JSON_MAX_BYTES``, read at creation).
+        max_json_depth: nesting limit for JSON bodies (``GOBSTOPPER_JSON_MAX_DEPTH``, read at creation).
+        max_query_params: query parameters allowed per request (1000; more is a 400).
+        max_cookies: cookies allowed per request (300; more is a 431).
+        max_headers, max_header_bytes: header count (100) and size of one header (16 KiB) before a 431,
+            checked when headers are first read (64 KiB in all).
         error_handlers: status codes and exception classes mapped to handlers.
         rust_router_available: whether the Rust router serves this app.
 
@@ -72,6 +84,11 @@ class Gobstopper(ServerEntry, Scaffold):
         self.max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
         self.max_query_params = DEFAULT_MAX_QUERY_PARAMS
         self.max_cookies = DEFAULT_MAX_COOKIES
+        self.max_headers = DEFAULT_MAX_HEADERS
+        self.max_header_bytes = DEFAULT_MAX_HEADER_BYTES
+        # Configuration from the environment is read once, here; never per request.
+        self.max_json_bytes: int | None = _env_int("GOBSTOPPER_JSON_MAX_BYTES")
+        self.max_json_depth: int | None = _env_int("GOBSTOPPER_JSON_MAX_DEPTH")
         self._trusted_proxies: tuple[Any, ...] = ()
         self.trusted_hosts: frozenset[str] | None = None
         self.error_handlers: dict[int | type[BaseException], Callable[..., Any]] = {}
@@ -141,7 +158,9 @@ class Gobstopper(ServerEntry, Scaffold):
             handler,
             self._route_name(handler, name, blueprints),
             blueprints=blueprints,
-            max_body_bytes=options.get("max_body_bytes"),
+            max_body_bytes=_first_set(
+                options.get("max_body_bytes"), *(bp.max_body_bytes for bp in reversed(blueprints))
+            ),
             param_names=tuple(n for s in segments for n in s.param_names),
             str_params=frozenset(
                 n for s in segments for n, c in zip(s.param_names, s.convertor_names) if c == "str"
@@ -397,6 +416,8 @@ class Gobstopper(ServerEntry, Scaffold):
             response = await self.handle_exception(request, exc)
         finally:
             self._inflight -= 1
+            if request._form is not None:
+                await request.close()  # uploaded files: finish pending saves, drop temporary files
             if self._drained is not None and not self._inflight:
                 self._drained.set()
         return response
@@ -532,6 +553,20 @@ class Gobstopper(ServerEntry, Scaffold):
         text = "\n".join(lines)
         self.logger.info("%s", text)
         return text
+
+
+def _first_set(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer number of bytes/levels, not {value!r}") from None
 
 
 def param_is_path(pattern: str, param: str) -> bool:

@@ -23,6 +23,8 @@ class Blueprint(Scaffold):
             ``/`` is taken as Flask's ``import_name`` (``Blueprint("admin", __name__)``) and means no prefix.
         static_folder: a folder of static files served under the blueprint's prefix.
         template_folder: a folder of templates added to the search path.
+        max_body_bytes: the request body limit for its routes (the innermost blueprint that sets one wins;
+            a route's own limit wins over all).
 
     Example:
         >>> api = Blueprint("api", url_prefix="/api")
@@ -39,8 +41,10 @@ class Blueprint(Scaffold):
         *,
         static_folder: str | None = None,
         template_folder: str | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
         super().__init__()
+        self.max_body_bytes = max_body_bytes
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
         self.name = name

@@ -11,9 +11,12 @@ from urllib.parse import parse_qs, quote
 import msgspec
 from starlette.datastructures import Headers
 
+from . import forms
 from ._source import Connection, HeaderSource, RequestSource
 from .cookies import parse_cookie_header
 from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge, UnsupportedMediaType
+from .file_storage import FileStorage
+from .negotiation import best_match
 
 if TYPE_CHECKING:
     from ..core.app import Gobstopper
@@ -22,12 +25,19 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_QUERY_PARAMS = 1000
 DEFAULT_MAX_COOKIES = 300
+#: Header caps (431), checked when headers are first read: the servers' own limits differ widely.
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # one header line
+DEFAULT_MAX_HEADERS_TOTAL_BYTES = 64 * 1024
 
 # RFC 3986 reg-name restricted to what DNS names and IPv4 use, or an IPv6 literal; optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
 
 _json_decoder = msgspec.json.Decoder()
+# For the nesting-depth check: skip string contents, then count brackets.
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
 _typed_decoders: dict[Any, msgspec.json.Decoder] = {}
 
 
@@ -36,6 +46,19 @@ def _decoder_for(model: Any) -> msgspec.json.Decoder:
     if decoder is None:
         decoder = _typed_decoders[model] = msgspec.json.Decoder(model)
     return decoder
+
+
+def json_too_deep(data: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays/objects more than ``limit`` deep (linear; stops at the limit)."""
+    depth = 0
+    for match in _JSON_BRACKETS.finditer(_JSON_STRINGS.sub(b'""', data)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def decode_json(data: bytes, model: Any = None) -> Any:
@@ -82,6 +105,9 @@ class Request:
     _body: bytes | None = None
     _body_consumed = False
     _host: str | None = None
+    _max_json_depth: int | None = None
+    _form: Any = None
+    _files: dict[str, FileStorage] | None = None
 
     def __init__(
         self,
@@ -252,8 +278,23 @@ class Request:
     def _hsource(self) -> HeaderSource:
         src = self._header_source
         if src is None:
-            src = self._header_source = self._source.headers(self._scope)
+            src = self._source.headers(self._scope)
+            self._check_header_caps(src)
+            self._header_source = src
         return src
+
+    def _check_header_caps(self, src: HeaderSource) -> None:
+        app = self.app
+        max_count = app.max_headers if app is not None else DEFAULT_MAX_HEADERS
+        max_line = app.max_header_bytes if app is not None else DEFAULT_MAX_HEADER_BYTES
+        max_total = DEFAULT_MAX_HEADERS_TOTAL_BYTES
+        count = total = 0
+        for name, value in src.items():
+            size = len(name) + len(value)
+            count += 1
+            total += size
+            if size > max_line or count > max_count or total > max_total:
+                raise HTTPException(431, "Request header fields too large.")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (case-insensitive) without building :attr:`headers`."""
@@ -365,7 +406,7 @@ class Request:
             if silent:
                 return None
             raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
-        data = await self.get_data()
+        data = await self._json_body()
         if not data:
             return None
         try:
@@ -375,20 +416,137 @@ class Request:
                 return None
             raise
 
+    @property
+    def max_json_depth(self) -> int | None:
+        """The nesting limit for JSON bodies (request > app, ``GOBSTOPPER_JSON_MAX_DEPTH``); deeper is a 400."""
+        if self._max_json_depth is not None:
+            return self._max_json_depth
+        return self.app.max_json_depth if self.app is not None else None
+
+    @max_json_depth.setter
+    def max_json_depth(self, value: int | None) -> None:
+        self._max_json_depth = value
+
+    async def _json_body(self) -> bytes:
+        app = self.app
+        json_limit = app.max_json_bytes if app is not None else None
+        if json_limit is not None:
+            limit = self.max_body_bytes
+            if limit is None or json_limit < limit:
+                self.max_body_bytes = json_limit
+        data = await self.get_data()
+        depth = self.max_json_depth
+        if depth is not None and json_too_deep(data, depth):
+            raise BadRequest(f"The JSON body nests deeper than {depth} levels.")
+        return data
+
     async def json(self, model: Any = None) -> Any:
         """The body decoded as JSON, into ``model`` (a ``msgspec.Struct`` or any msgspec type) when given.
 
+        ``application/json`` and ``application/*+json`` are accepted. Decoders are cached per model.
+
         Raises:
             UnsupportedMediaType: the Content-Type is not JSON (415).
-            BadRequest: the body is not valid JSON (400).
+            BadRequest: the body is not valid JSON, or nests too deep (400).
+            RequestTooLarge: the body is over the limit (413).
             BodyValidationError: the JSON does not fit ``model`` (422, naming the field path).
         """
         if not self.is_json:
             raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
-        data = await self.get_data()
+        data = await self._json_body()
         if not data:
             raise BadRequest("Expected a JSON body, got an empty one.")
         return decode_json(data, model)
+
+    # -- forms and files -------------------------------------------------------------------------------------
+
+    async def _parsed_form(self) -> Any:
+        if self._form is None:
+            self._form = await forms.parse_form(self)
+        return self._form
+
+    async def form(self, model: Any = None) -> Any:
+        """The form body's text fields as ``{name: [values]}``, or converted into ``model`` when given.
+
+        urlencoded and multipart bodies are parsed while they stream (files are spooled to temporary files),
+        with caps: 1,000 fields, 1,000 files, 1 MiB per text field.
+
+        Raises:
+            UnsupportedMediaType: not a form body (415).
+            BadRequest: malformed or over a cap (400).
+            BodyValidationError: the fields do not fit ``model`` (422).
+        """
+        fields = forms.fields_of(await self._parsed_form())
+        return fields if model is None else forms.convert_fields(fields, model)
+
+    async def get_form(self) -> dict[str, list[str]]:
+        """The form's text fields as ``{name: [values]}``; ``{}`` when the body is not a form."""
+        if self.mimetype not in forms.FORM_TYPES:
+            return {}
+        return await self.form()
+
+    async def multipart(self, model: Any = None, max_size: int | None = None) -> Any:
+        """A ``multipart/form-data`` body's text fields (or ``model``); ``max_size`` lowers the body limit.
+
+        Raises:
+            UnsupportedMediaType: the body is not multipart (415).
+        """
+        if self.mimetype != forms.MULTIPART:
+            raise UnsupportedMediaType(f"Expected a {forms.MULTIPART} body.")
+        if max_size is not None and (self.max_body_bytes is None or max_size < self.max_body_bytes):
+            self.max_body_bytes = max_size
+        return await self.form(model)
+
+    async def get_files(self) -> dict[str, FileStorage]:
+        """Uploaded files by field name (the first file of each field); ``{}`` for non-multipart bodies."""
+        if self._files is None:
+            files: dict[str, FileStorage] = {}
+            if self.mimetype == forms.MULTIPART:
+                for name, value in (await self._parsed_form()).multi_items():
+                    if not isinstance(value, str) and name not in files:
+                        files[name] = FileStorage(name, value)
+            self._files = files
+        return self._files
+
+    @property
+    async def files(self) -> dict[str, FileStorage]:
+        """``await request.files``: the same as :meth:`get_files`."""
+        return await self.get_files()
+
+    async def bind(self, model: Any, source: str = "auto") -> Any:
+        """Build ``model`` from the request: ``source`` is ``"json"``, ``"form"``, ``"multipart"``, ``"query"``
+        or ``"auto"`` (JSON or form by Content-Type, the query string for a request without a body type)."""
+        if source == "auto":
+            mimetype = self.mimetype
+            source = "json" if self.is_json else "form" if mimetype in forms.FORM_TYPES else "query"
+        if source == "json":
+            return await self.json(model)
+        if source == "form":
+            return await self.form(model)
+        if source == "multipart":
+            return await self.multipart(model)
+        if source == "query":
+            return forms.convert_fields(self.args, model)
+        raise ValueError(f"unknown bind source {source!r}")
+
+    async def close(self) -> None:
+        """Release uploaded files (after their pending saves). The framework calls this after each request."""
+        form = self._form
+        if form is None:
+            return
+        for storage in (self._files or {}).values():
+            await storage.close()
+        await form.close()
+
+    # -- content negotiation ---------------------------------------------------------------------------------
+
+    def accepts(self, mimetype: str) -> bool:
+        """Whether the client accepts ``mimetype`` (per ``Accept``)."""
+        return best_match(self.header("accept"), [mimetype]) is not None
+
+    def best_match(self, offers: list[str]) -> str | None:
+        """The offer the client prefers, or ``None``."""
+        return best_match(self.header("accept"), offers)
 
 
 def _ip_in(address: str, networks: Any) -> bool:

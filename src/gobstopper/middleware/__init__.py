@@ -1,5 +1,13 @@
 """Middleware shipped with Gobstopper."""
 
+from .cors import CORSMiddleware
+from .security import SecurityMiddleware
 from .static import HybridStaticMiddleware, RustStaticMiddleware, StaticFileMiddleware
 
-__all__ = ["HybridStaticMiddleware", "RustStaticMiddleware", "StaticFileMiddleware"]
+__all__ = [
+    "CORSMiddleware",
+    "HybridStaticMiddleware",
+    "RustStaticMiddleware",
+    "SecurityMiddleware",
+    "StaticFileMiddleware",
+]
