@@ -424,7 +424,7 @@ class Gobstopper(ServerEntry, Scaffold):
 
     async def _admit(self, request: Request) -> Response | None:
         if self._stopped:
-            return render_http_exception(ServiceUnavailable(), request.header("accept"))
+            return render_http_exception(ServiceUnavailable(), _accept(request))
         try:
             await self.startup()  # no lifespan from the server: start on the first request
         except Exception as exc:
@@ -519,7 +519,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 return _plain_500()
         try:
             if isinstance(exc, HTTPException):
-                return render_http_exception(exc, request.header("accept"))
+                return render_http_exception(exc, _accept(request))
             self.logger.error(
                 "unhandled exception in %s %s",
                 request.method,
@@ -527,7 +527,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
             detail = "".join(traceback.format_exception(exc)) if self.debug else "The server had an internal error."
-            return render_http_exception(HTTPException(500, detail), request.header("accept"))
+            return render_http_exception(HTTPException(500, detail), _accept(request))
         except Exception:
             self.logger.exception("rendering an error failed")
             return _plain_500()
@@ -553,6 +553,14 @@ class Gobstopper(ServerEntry, Scaffold):
         text = "\n".join(lines)
         self.logger.info("%s", text)
         return text
+
+
+def _accept(request: Request) -> str | None:
+    # The error being rendered may be about the headers themselves (431): then answer in the default format.
+    try:
+        return request.header("accept")
+    except HTTPException:
+        return None
 
 
 def _first_set(*values: int | None) -> int | None:
