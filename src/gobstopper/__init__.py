@@ -20,10 +20,13 @@ from .http.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
+from .http.file_storage import FileStorage, secure_filename
 from .http.helpers import abort, jsonify, make_response, send_file, send_from_directory
+from .http.negotiation import negotiate, negotiate_response
 from .http.problem import problem
 from .http.request import Request
 from .http.response import FileResponse, JSONResponse, Response, StreamResponse, redirect
+from .middleware import LimitsMiddleware, StaticFileMiddleware
 
 __version__ = "0.6.0"
 
@@ -32,21 +35,27 @@ __all__ = [
     "Blueprint",
     "BodyValidationError",
     "FileResponse",
+    "FileStorage",
     "Gobstopper",
     "HTTPException",
     "JSONResponse",
+    "LimitsMiddleware",
     "NotFound",
     "Request",
     "RequestTooLarge",
     "Response",
+    "StaticFileMiddleware",
     "StreamResponse",
     "UnsupportedMediaType",
     "__version__",
     "abort",
     "jsonify",
     "make_response",
+    "negotiate",
+    "negotiate_response",
     "problem",
     "redirect",
+    "secure_filename",
     "send_file",
     "send_from_directory",
 ]

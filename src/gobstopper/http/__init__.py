@@ -9,7 +9,9 @@ from .errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
+from .file_storage import FileStorage, secure_filename
 from .helpers import abort, jsonify, make_response, send_file, send_from_directory
+from .negotiation import negotiate, negotiate_response
 from .problem import problem
 from .request import Request
 from .response import FileResponse, JSONResponse, Response, StreamResponse, redirect
@@ -18,6 +20,7 @@ __all__ = [
     "BadRequest",
     "BodyValidationError",
     "FileResponse",
+    "FileStorage",
     "HTTPException",
     "JSONResponse",
     "MethodNotAllowed",
@@ -30,8 +33,11 @@ __all__ = [
     "abort",
     "jsonify",
     "make_response",
+    "negotiate",
+    "negotiate_response",
     "problem",
     "redirect",
+    "secure_filename",
     "send_file",
     "send_from_directory",
 ]
