@@ -1,13 +1,6 @@
 """Middleware shipped with Gobstopper."""
 
-from .cors import CORSMiddleware
-from .security import SecurityMiddleware
+from .limits import LimitsMiddleware
 from .static import HybridStaticMiddleware, RustStaticMiddleware, StaticFileMiddleware
 
-__all__ = [
-    "CORSMiddleware",
-    "HybridStaticMiddleware",
-    "RustStaticMiddleware",
-    "SecurityMiddleware",
-    "StaticFileMiddleware",
-]
+__all__ = ["HybridStaticMiddleware", "LimitsMiddleware", "RustStaticMiddleware", "StaticFileMiddleware"]
