@@ -1,6 +1,15 @@
 """Middleware shipped with Gobstopper."""
 
+from .cors import CORSMiddleware
 from .limits import LimitsMiddleware
+from .security import SecurityMiddleware
 from .static import HybridStaticMiddleware, RustStaticMiddleware, StaticFileMiddleware
 
-__all__ = ["HybridStaticMiddleware", "LimitsMiddleware", "RustStaticMiddleware", "StaticFileMiddleware"]
+__all__ = [
+    "CORSMiddleware",
+    "HybridStaticMiddleware",
+    "LimitsMiddleware",
+    "RustStaticMiddleware",
+    "SecurityMiddleware",
+    "StaticFileMiddleware",
+]

@@ -1,1 +1,18 @@
-"""Server-side sessions and their storage backends."""
+"""Server-side sessions and their storage backends.
+
+``MemorySessionStorage`` and ``FileSessionStorage`` need nothing; ``AsyncRedisSessionStorage`` needs the
+``redis`` extra and ``PostgresSessionStorage`` the ``postgres`` extra (imported from their modules).
+"""
+
+from .memory_storage import MemorySessionStorage
+from .session import Session
+from .storage import AsyncBaseSessionStorage, BaseSessionStorage, FileSessionStorage, maybe_await
+
+__all__ = [
+    "AsyncBaseSessionStorage",
+    "BaseSessionStorage",
+    "FileSessionStorage",
+    "MemorySessionStorage",
+    "Session",
+    "maybe_await",
+]
