@@ -16,6 +16,8 @@ from gobstopper.http._streaming import pump
 from gobstopper.http.errors import ClientDisconnect
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
+from gobstopper.websocket._channel import BYTES as WS_BYTES
+from gobstopper.websocket._channel import CLOSE, NO_STATUS, TEXT, ChannelClosed
 
 _FILE_CHUNK = 64 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -57,6 +59,70 @@ class ASGISource:
 SOURCE = ASGISource()
 
 
+class ASGIWebSocketChannel:
+    """The core's ``WebSocketChannel`` over ASGI websocket events (after ``websocket.connect``).
+
+    A refused handshake gets its HTTP status through the ``websocket.http.response`` extension when the server
+    offers it (uvicorn, granian, Starlette's TestClient); otherwise a close before accept, which servers answer
+    with 403.
+    """
+
+    __slots__ = ("_answered", "_denial", "_receive", "_send")
+
+    close_codes = True
+    subprotocols = True
+
+    def __init__(self, scope: Any, receive: Any, send: Any) -> None:
+        self._receive = receive
+        self._send = send
+        self._denial = "websocket.http.response" in (scope.get("extensions") or {})
+        self._answered = False  # the handshake got its 101 or its HTTP status
+
+    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+        self._answered = True
+        await self._send(
+            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": _encode_headers(headers, False)}
+        )
+
+    async def refuse(self, status: int) -> None:
+        if self._answered:
+            return
+        self._answered = True
+        try:
+            if self._denial:
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"0")]
+                await self._send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+                await self._send({"type": "websocket.http.response.body", "body": b""})
+            else:
+                await self._send({"type": "websocket.close", "code": 1008})
+        except (OSError, RuntimeError):
+            pass
+
+    async def read(self) -> tuple[str, str | bytes | int]:
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                return TEXT, text
+            return WS_BYTES, message.get("bytes") or b""
+        # websocket.disconnect (servers send nothing else after connect)
+        return CLOSE, message.get("code") or NO_STATUS
+
+    async def write(self, data: str | bytes) -> None:
+        key = "text" if type(data) is str else "bytes"
+        try:
+            await self._send({"type": "websocket.send", key: data})
+        except (OSError, RuntimeError):  # uvicorn raises ClientDisconnected (an OSError), granian RuntimeError
+            raise ChannelClosed() from None
+
+    async def shut(self, code: int, reason: str) -> None:
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except (OSError, RuntimeError):
+            pass
+
+
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
     # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
     return [(n.encode("latin-1"), v.encode()) for n, v in headers if not (skip_length and n == "content-length")]
@@ -75,7 +141,7 @@ class ASGIAdapter:
             if kind == "lifespan":
                 await self._lifespan(receive, send)
             else:
-                await self._reject_websocket(receive, send)
+                await self._serve_websocket(scope, receive, send)
             return
         method = scope["method"]
         request = Request(method, scope["path"], scope, receive, SOURCE, self.app)
@@ -142,12 +208,16 @@ class ASGIAdapter:
         if complete:
             await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _reject_websocket(receive: Any, send: Any) -> None:
-        # WebSockets are not served yet: refuse the handshake (the server answers 403).
-        message = await receive()
-        if message["type"] == "websocket.connect":
-            await send({"type": "websocket.close", "code": 1000})
+    async def _serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return  # the client left before the handshake reached the app
+        request = Request("GET", scope["path"], scope, None, SOURCE, self.app)
+        channel = ASGIWebSocketChannel(scope, receive, send)
+        try:
+            await self.app.handle_websocket(request, channel)
+        finally:
+            # Belt and braces (the core already answers every handshake).
+            await channel.refuse(500)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from gobstopper.http._streaming import pump
 from gobstopper.http.errors import ClientDisconnect
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
+from gobstopper.websocket._channel import ABNORMAL_CLOSURE, CLOSE, NO_STATUS, TEXT, ChannelClosed
+from gobstopper.websocket._channel import BYTES as WS_BYTES
 
 
 class RSGISource:
@@ -50,6 +52,64 @@ class RSGISource:
 SOURCE = RSGISource()
 
 
+class RSGIWebSocketChannel:
+    """The core's ``WebSocketChannel`` over Granian's websocket protocol (RSGI-NOTES §1.5, G13-G15).
+
+    RSGI cannot send a subprotocol, handshake headers or (after ``accept()``) a close code or reason, and the
+    peer's close code is not exposed either: a peer close reads as 1005.
+    """
+
+    __slots__ = ("_answered", "_protocol", "_transport")
+
+    close_codes = False
+    subprotocols = False
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+        self._transport: Any = None
+        self._answered = False  # the handshake got its 101 or its HTTP status
+
+    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+        self._answered = True
+        self._transport = await self._protocol.accept()  # takes no arguments (G14)
+
+    async def refuse(self, status: int) -> None:
+        if self._answered:
+            return
+        self._answered = True
+        try:
+            self._protocol.close(status)  # sync; before accept() this is the HTTP status. Never None (G13)
+        except RuntimeError:
+            pass
+
+    async def read(self) -> tuple[str, str | bytes | int]:
+        try:
+            message = await self._transport.receive()
+        except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (G15)
+            return CLOSE, ABNORMAL_CLOSURE
+        kind = message.kind
+        if kind == 2:
+            return TEXT, message.data
+        if kind == 1:
+            return WS_BYTES, message.data
+        return CLOSE, NO_STATUS  # kind 0 has no .data and no code (G13, G15)
+
+    async def write(self, data: str | bytes) -> None:
+        try:
+            if type(data) is str:
+                await self._transport.send_str(data)  # one text message, whatever its size
+            else:
+                await self._transport.send_bytes(data)
+        except RuntimeError:
+            raise ChannelClosed() from None
+
+    async def shut(self, code: int, reason: str) -> None:
+        try:
+            self._protocol.close(code)  # after accept() Granian ignores the value: the peer sees 1005 (G13)
+        except RuntimeError:
+            pass
+
+
 def _without_content_length(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     # hyper computes the length of bytes/str bodies; a wrong one from the app corrupts keep-alive (G6).
     return [h for h in headers if h[0] != "content-length"]
@@ -64,9 +124,7 @@ class RSGIAdapter:
 
     async def __call__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
-            # WebSockets are not served yet: reject the handshake with an explicit HTTP status, never
-            # letting Granian close without one (RSGI-NOTES G13).
-            protocol.close(404 if self.app._ws_router.match("WEBSOCKET", scope.path)[0] == 3 else 501)
+            await self._serve_websocket(scope, protocol)
             return
         method = scope.method
         request = Request(method, scope.path, scope, protocol, SOURCE, self.app)
@@ -112,6 +170,16 @@ class RSGIAdapter:
             await pump(response.chunks(), send, protocol.client_disconnect)
         except RuntimeError:  # the transport closed under us: the client is gone
             pass
+
+    async def _serve_websocket(self, scope: Any, protocol: Any) -> None:
+        request = Request("GET", scope.path, scope, None, SOURCE, self.app)
+        channel = RSGIWebSocketChannel(protocol)
+        try:
+            await self.app.handle_websocket(request, channel)
+        finally:
+            # Belt and braces (the core already answers every handshake): never let Granian end one without
+            # an explicit status (G13).
+            await channel.refuse(500)
 
     # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
 

@@ -33,6 +33,8 @@ from ..http.request import (
     Request,
 )
 from ..http.response import FILE, Response, redirect
+from ..websocket._channel import WebSocketChannel
+from ..websocket._serve import serve as _serve_websocket
 from ._entry import ServerEntry
 from ._pipeline import Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
@@ -421,6 +423,17 @@ class Gobstopper(ServerEntry, Scaffold):
             if self._drained is not None and not self._inflight:
                 self._drained.set()
         return response
+
+    async def handle_websocket(self, request: Request, channel: WebSocketChannel) -> None:
+        """Serve one WebSocket connection (the core, as adapters see it for a handshake). Never raises.
+
+        ``request`` describes the handshake (a ``GET``); ``channel`` is the adapter's
+        :class:`~gobstopper.websocket._channel.WebSocketChannel`. Mounted apps, the WebSocket router, the
+        Origin allow-list and the handler run here; a handshake that is not accepted is always refused with an
+        explicit HTTP status (404 unknown path, 403 not accepted or Origin refused, 500 handler error, the
+        status of an ``HTTPException`` raised before accepting).
+        """
+        await _serve_websocket(self, request, channel)
 
     async def _admit(self, request: Request) -> Response | None:
         if self._stopped:
