@@ -1,18 +1,21 @@
-"""Ratio benchmark: Gobstopper against raw RSGI / raw ASGI / Starlette, real servers, wrk, interleaved.
+"""Ratio benchmark: Gobstopper against baselines on real servers, wrk, many short interleaved A/B slices.
 
-Every (framework, server) pair runs as its own server on 127.0.0.1 with one worker. After a warm-up,
-``wrk -t1 -c64 -d{duration}s`` runs against each pair in turn, A, B, C, … for ``--rounds`` rounds (the order
-is reversed every other round so slow drift of the machine cancels out). Each pair's figure is the median
-over the rounds; the headline is the ratio of Gobstopper's median to a baseline measured in the same run.
-Absolute req/s are printed too, but they mean nothing across runs on a shared machine (see PERFORMANCE.md).
+Every (server, app) pair runs as its own server on 127.0.0.1 with one worker. Each *comparison* (framework A
+against baseline B, same server, same scenario) is measured as ``--pairs`` pairs of short wrk slices
+(``wrk -t1 -c64 -d{slice}s``): A then B, then B then A, and so on. The comparisons take turns, one pair each, so
+every comparison samples the whole run. The headline is the **median of the per-pair ratios** A/B with its
+interquartile range (IQR): two slices of a pair are seconds apart, so the machine's load moves both alike and the
+ratio stays put even when absolute req/s swing. Absolute medians are printed too; they mean nothing across runs
+on a shared machine (see PERFORMANCE.md). A microbenchmark of one ``Router.match`` call (no server) comes last.
 
 Usage::
 
-    .venv/bin/python benchmarks/run.py                       # 3 rounds x 5 s, every pair
-    .venv/bin/python benchmarks/run.py --smoke               # 1 round x 1 s (a quick check, not a measurement)
-    .venv/bin/python benchmarks/run.py --only granian-rsgi --json out.json
+    .venv/bin/python benchmarks/run.py                       # every scenario, 12 pairs x 2 slices x 1 s
+    .venv/bin/python benchmarks/run.py --smoke               # 1 pair, no warm-up (a quick check, not a measurement)
+    .venv/bin/python benchmarks/run.py --scenarios routes1000,typed1000 --pairs 20 --json out.json
+    .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
 
-The output format is kept stable so runs can be compared over time.
+The output format is kept stable so runs can be compared over time (``gobstopper benchmark v2``).
 """
 
 from __future__ import annotations
@@ -32,33 +35,58 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WRK_THREADS = 1
 WRK_CONNECTIONS = 64
+JSON_ID = {"id": 42, "message": "Hello, World!"}
 
-#: scenario name -> (path, check of the response body)
-SCENARIOS: dict[str, str] = {"plaintext": "/plaintext", "json": "/json"}
-EXPECTED_BODIES: dict[str, Any] = {"plaintext": b"Hello, World!", "json": {"message": "Hello, World!"}}
+# --------------------------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What is requested (one URL path) and how a right answer looks."""
+
+    name: str
+    path: str
+    content_type: str  # prefix of the expected Content-Type
+    body: bytes | None = None  # exact body, or None
+    json_body: Any = None  # expected decoded JSON, or None
+    file_size: int = 0  # > 0: a generated file of this size, served at ``path``
+
+
+SCENARIO_LIST: tuple[Scenario, ...] = (
+    Scenario("plaintext", "/plaintext", "text/plain", body=b"Hello, World!"),
+    Scenario("json", "/json", "application/json", json_body={"message": "Hello, World!"}),
+    Scenario("routes1000", "/json/42", "application/json", json_body=JSON_ID),
+    Scenario("typed1000", "/json/42", "application/json", json_body=JSON_ID),
+    Scenario("static10k", "/static/f10k.bin", "application/octet-stream", file_size=10 * 1024),
+    Scenario("static1m", "/static/f1m.bin", "application/octet-stream", file_size=1024 * 1024),
+)
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in SCENARIO_LIST}
 
 
 @dataclass(frozen=True)
 class Framework:
-    """An app under test: an import target inside a directory of this folder."""
+    """An app under test: an import target inside a directory of this folder, and its environment."""
 
     name: str
     directory: Path
     target: str
     interfaces: tuple[str, ...]  # "rsgi", "asgi"
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,53 +119,98 @@ class ServerKind:
         ]  # fmt: skip
 
 
+_APPS, _BASE = HERE / "apps", HERE / "baselines"
+
+
+def _routes_app(routes: int, native: bool) -> Framework:
+    """``gob-r{routes}`` (Rust router) or ``gob-r{routes}-py`` (Python router): ``apps/gobstopper_routes.py``."""
+    env = (("BENCH_ROUTES", str(routes)), ("GOBSTOPPER_NATIVE", "1" if native else "0"))
+    return Framework(f"gob-r{routes}{'' if native else '-py'}", _APPS, "gobstopper_routes:app", ("rsgi",), env)
+
+
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("raw-rsgi", HERE / "baselines", "raw_rsgi:app", ("rsgi",)),
-        Framework("raw-asgi", HERE / "baselines", "raw_asgi:app", ("asgi",)),
-        Framework("starlette", HERE / "baselines", "starlette_app:app", ("asgi",)),
-        Framework("gobstopper", HERE / "apps", "gobstopper_app:app", ("rsgi", "asgi")),
+        Framework("raw-rsgi", _BASE, "raw_rsgi:app", ("rsgi",)),
+        Framework("raw-asgi", _BASE, "raw_asgi:app", ("asgi",)),
+        Framework("starlette", _BASE, "starlette_app:app", ("asgi",)),
+        Framework("raw-rsgi-file", _BASE, "raw_rsgi_static:app", ("rsgi",)),
+        Framework("starlette-static", _BASE, "starlette_static:app", ("asgi",)),
+        Framework("gobstopper", _APPS, "gobstopper_app:app", ("rsgi", "asgi")),
+        Framework("gob-static", _APPS, "gobstopper_static:app", ("rsgi", "asgi")),
+        *(_routes_app(n, native) for n in (10, 1000) for native in (True, False)),
     )
-}
+}  # fmt: skip
 SERVERS: dict[str, ServerKind] = {
     s.name: s
     for s in (ServerKind("granian-rsgi", "rsgi"), ServerKind("granian-asgi", "asgi"), ServerKind("uvicorn", "asgi"))
 }
 
-#: (server, framework) pairs, in the order they are measured within a round.
-PAIRS: tuple[tuple[str, str], ...] = (
-    ("granian-rsgi", "raw-rsgi"),
-    ("granian-rsgi", "gobstopper"),
-    ("granian-asgi", "raw-asgi"),
-    ("granian-asgi", "gobstopper"),
-    ("uvicorn", "raw-asgi"),
-    ("uvicorn", "starlette"),
-    ("uvicorn", "gobstopper"),
-)
-
 
 @dataclass(frozen=True)
 class Comparison:
-    """One headline ratio: ``framework / baseline`` on one server, with its target."""
+    """One headline ratio: ``framework / baseline`` for one scenario on one server, with its target."""
 
+    scenario: str
     server: str
     framework: str
     baseline: str
     target: float
 
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identifies the comparison."""
+        return (self.scenario, self.server, self.framework, self.baseline)
 
+
+def _hello(scenario: str) -> tuple[Comparison, ...]:
+    return (
+        Comparison(scenario, "granian-rsgi", "gobstopper", "raw-rsgi", 0.85),
+        Comparison(scenario, "granian-asgi", "gobstopper", "raw-asgi", 0.85),
+        Comparison(scenario, "uvicorn", "gobstopper", "raw-asgi", 0.85),
+        Comparison(scenario, "uvicorn", "gobstopper", "starlette", 1.6),
+    )
+
+
+def _static(scenario: str) -> tuple[Comparison, ...]:
+    return (
+        Comparison(scenario, "granian-rsgi", "gob-static", "raw-rsgi-file", 0.90),
+        Comparison(scenario, "uvicorn", "gob-static", "starlette-static", 1.5),
+    )
+
+
+#: Every comparison, in display (and measuring) order.
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("granian-rsgi", "gobstopper", "raw-rsgi", 0.85),
-    Comparison("granian-asgi", "gobstopper", "raw-asgi", 0.85),
-    Comparison("uvicorn", "gobstopper", "raw-asgi", 0.85),
-    Comparison("uvicorn", "gobstopper", "starlette", 1.6),
+    *_hello("plaintext"),
+    *_hello("json"),
+    Comparison("routes1000", "granian-rsgi", "gob-r1000", "gob-r10", 0.95),
+    Comparison("routes1000", "granian-rsgi", "gob-r1000-py", "gob-r10-py", 0.70),
+    Comparison("typed1000", "granian-rsgi", "gob-r1000", "raw-rsgi", 0.80),
+    *_static("static10k"),
+    *_static("static1m"),
 )
+
+#: (server, framework) pairs, in order of first use.
+PAIRS: tuple[tuple[str, str], ...] = tuple(
+    dict.fromkeys(p for c in COMPARISONS for p in ((c.server, c.framework), (c.server, c.baseline)))
+)
+
+# ----------------------------------------------------------------------------------------- measurements
+
+
+def iqr(values: Sequence[float]) -> tuple[float, float] | None:
+    """The first and third quartiles (inclusive method), or None for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
 
 
 @dataclass
 class Measurement:
-    """All wrk runs of one (scenario, server, framework)."""
+    """Every wrk slice of one (scenario, server, framework), in measuring order."""
 
     scenario: str
     server: str
@@ -147,8 +220,66 @@ class Measurement:
 
     @property
     def median(self) -> float | None:
-        """Median req/s over the rounds, or None if nothing was measured."""
+        """Median req/s over the slices, or None if nothing was measured."""
         return statistics.median(self.rps) if self.rps else None
+
+
+@dataclass
+class ComparisonResult:
+    """The slices of one comparison: ``framework_rps[i]`` and ``baseline_rps[i]`` are pair ``i``.
+
+    ``cpu_ratios`` holds, per pair where the server CPU time was known, the baseline's server CPU seconds per
+    request divided by the framework's: the same direction as the rps ratio (above 1 = the framework is
+    cheaper), but much less moved by other processes taking the CPU (it counts the server's own time only).
+    """
+
+    comparison: Comparison
+    framework_rps: list[float] = field(default_factory=list)
+    baseline_rps: list[float] = field(default_factory=list)
+    framework_cpu: list[float] = field(default_factory=list)  # server CPU seconds per request, where known
+    baseline_cpu: list[float] = field(default_factory=list)
+    cpu_ratios: list[float] = field(default_factory=list)
+    missing: bool = False  # a side did not start or answered wrongly
+
+    def add(self, framework: Slice, baseline: Slice) -> None:
+        """Record one pair of slices (both with an rps figure)."""
+        assert framework.rps is not None and baseline.rps is not None
+        self.framework_rps.append(framework.rps)
+        self.baseline_rps.append(baseline.rps)
+        if framework.cpu_per_request and baseline.cpu_per_request:
+            self.framework_cpu.append(framework.cpu_per_request)
+            self.baseline_cpu.append(baseline.cpu_per_request)
+            self.cpu_ratios.append(baseline.cpu_per_request / framework.cpu_per_request)
+
+    @property
+    def pair_ratios(self) -> list[float]:
+        """framework / baseline within each pair."""
+        return [a / b for a, b in zip(self.framework_rps, self.baseline_rps) if b > 0]
+
+    def row(self) -> dict[str, Any]:
+        """The JSON/report row: median ratio, IQR, medians of absolute rps, target and status."""
+        comp, ratios = self.comparison, self.pair_ratios
+        ratio = None if self.missing or not ratios else statistics.median(ratios)
+        quartiles = None if ratio is None else iqr(ratios)
+        return {
+            "scenario": comp.scenario,
+            "server": comp.server,
+            "framework": comp.framework,
+            "baseline": comp.baseline,
+            "ratio": ratio,
+            "iqr": None if quartiles is None else list(quartiles),
+            "target": comp.target,
+            "meets_target": None if ratio is None else ratio >= comp.target,
+            "pairs": len(ratios),
+            "pair_ratios": ratios,
+            "framework_median_rps": statistics.median(self.framework_rps) if self.framework_rps else None,
+            "baseline_median_rps": statistics.median(self.baseline_rps) if self.baseline_rps else None,
+            "cpu_ratio": statistics.median(self.cpu_ratios) if self.cpu_ratios and ratio is not None else None,
+            "cpu_iqr": None if ratio is None or not self.cpu_ratios else list(iqr(self.cpu_ratios) or ()),
+            "cpu_ratios": self.cpu_ratios,
+            "framework_cpu_us": statistics.median(self.framework_cpu) * 1e6 if self.framework_cpu else None,
+            "baseline_cpu_us": statistics.median(self.baseline_cpu) * 1e6 if self.baseline_cpu else None,
+        }
 
 
 @dataclass
@@ -193,24 +324,22 @@ def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, dict[str,
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-def start_server(server: str, framework: str, timeout: float = 30.0) -> RunningServer:
-    """Start one (server, framework) pair and wait until it answers.
+def spawn_server(server: str, framework: str, extra_env: dict[str, str]) -> RunningServer:
+    """Start one (server, framework) pair without waiting for it.
 
     Args:
         server: Key of :data:`SERVERS`.
         framework: Key of :data:`FRAMEWORKS`.
-        timeout: Seconds to wait for the first answer.
+        extra_env: Added to the inherited environment (before the framework's own variables).
 
     Returns:
-        The running server.
-
-    Raises:
-        RuntimeError: If the process exits or does not answer in time (it is stopped first).
+        The process, maybe not answering yet.
     """
     kind, app = SERVERS[server], FRAMEWORKS[framework]
     port = free_port()
     log = tempfile.TemporaryFile()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **extra_env)
+    env.update(app.env)
     process = subprocess.Popen(
         kind.command(app.target, port),
         cwd=app.directory,
@@ -220,22 +349,25 @@ def start_server(server: str, framework: str, timeout: float = 30.0) -> RunningS
         env=env,
         start_new_session=True,  # its own process group, so workers are stopped with it
     )
-    running = RunningServer(server, framework, port, process, log)
-    deadline = time.monotonic() + timeout
+    return RunningServer(server, framework, port, process, log)
+
+
+def wait_until_up(running: RunningServer, deadline: float) -> str | None:
+    """Wait until the server answers any HTTP request.
+
+    Returns:
+        None once it answers, else why not (it exited, or did not answer before ``deadline``).
+    """
     while True:
-        if process.poll() is not None:
-            tail = running.log_tail()
-            stop_server(running)
-            raise RuntimeError(f"{server}/{framework} exited with {process.returncode}:\n{tail}")
+        if running.process.poll() is not None:
+            return f"exited with {running.process.returncode}:\n{running.log_tail()}"
         try:
-            http_get(port, "/", timeout=1.0)
-            return running
+            http_get(running.port, "/", timeout=1.0)
+            return None
         except (OSError, urllib.error.URLError):
             pass
         if time.monotonic() > deadline:
-            tail = running.log_tail()
-            stop_server(running)
-            raise RuntimeError(f"{server}/{framework} did not answer within {timeout:.0f}s:\n{tail}")
+            return f"did not answer in time:\n{running.log_tail()}"
         time.sleep(0.1)
 
 
@@ -264,51 +396,80 @@ def stop_server(running: RunningServer, grace: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def servers_running(pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[dict[tuple[str, str], RunningServer], dict]]:
-    """Start every pair; always stop every started server on exit.
+def servers_running(
+    pairs: Sequence[tuple[str, str]], extra_env: dict[str, str], timeout: float = 60.0
+) -> Iterator[tuple[dict[tuple[str, str], RunningServer], dict[tuple[str, str], str]]]:
+    """Start every pair (all at once); always stop every started server on exit.
 
     Yields:
         The running servers by pair, and start-up errors by pair.
     """
-    running: dict[tuple[str, str], RunningServer] = {}
+    started: dict[tuple[str, str], RunningServer] = {}
     failed: dict[tuple[str, str], str] = {}
     try:
         for pair in pairs:
-            try:
-                running[pair] = start_server(*pair)
-            except RuntimeError as exc:
-                failed[pair] = str(exc)
-                print(f"! {exc}", file=sys.stderr)
-        yield running, failed
+            started[pair] = spawn_server(*pair, extra_env)
+        deadline = time.monotonic() + timeout
+        for pair, srv in started.items():
+            problem = wait_until_up(srv, deadline)
+            if problem:
+                failed[pair] = problem
+                print(f"! {pair[0]}/{pair[1]} {problem}", file=sys.stderr)
+        yield {p: s for p, s in started.items() if p not in failed}, failed
     finally:
-        for srv in running.values():
+        for srv in started.values():
             stop_server(srv)
 
 
-def check_response(running: RunningServer, scenario: str) -> str | None:
-    """Check that a pair gives the right answer for a scenario before it is timed.
+def check_response(port: int, scenario: Scenario, files: dict[str, bytes]) -> tuple[str | None, dict[str, str]]:
+    """Check that a server gives the right answer for a scenario before it is timed.
+
+    Args:
+        port: The server's port.
+        scenario: What to request and expect.
+        files: Expected file contents by URL path (the static scenarios).
 
     Returns:
-        None if the answer is right, else what is wrong.
+        None if the answer is right (else what is wrong), and the response headers.
     """
     try:
-        status, headers, body = http_get(running.port, SCENARIOS[scenario])
+        status, headers, body = http_get(port, scenario.path)
     except (OSError, urllib.error.URLError) as exc:
-        return f"request failed: {exc}"
+        return f"request failed: {exc}", {}
     if status != 200:
-        return f"status {status}: {body[:200]!r}"
-    expected = EXPECTED_BODIES[scenario]
-    if scenario == "json":
+        return f"status {status}: {body[:200]!r}", headers
+    content_type = headers.get("content-type", "")
+    if not content_type.startswith(scenario.content_type):
+        return f"content-type {content_type!r}, expected {scenario.content_type!r}", headers
+    if scenario.file_size:
+        expected = files[scenario.path]
+        if headers.get("content-length") != str(len(expected)) or body != expected:
+            return f"wrong file: content-length={headers.get('content-length')!r}, {len(body)} bytes", headers
+    elif scenario.json_body is not None:
         try:
-            ok = json.loads(body) == expected
+            ok = json.loads(body) == scenario.json_body
         except ValueError:
             ok = False
-        ok = ok and headers.get("content-type", "").startswith("application/json")
-    else:
-        ok = body == expected and headers.get("content-type", "").startswith("text/plain")
-    if not ok:
-        return f"wrong answer: content-type={headers.get('content-type')!r} body={body[:200]!r}"
-    return None
+        if not ok:
+            return f"wrong JSON body {body[:200]!r}", headers
+    elif body != scenario.body:
+        return f"wrong body {body[:200]!r}", headers
+    return None, headers
+
+
+def write_static_files(directory: Path, scenarios: Sequence[Scenario]) -> dict[str, bytes]:
+    """Write each static scenario's file (random bytes of its size) into ``directory``.
+
+    Returns:
+        The contents by URL path.
+    """
+    files = {}
+    for sc in scenarios:
+        if sc.file_size:
+            data = os.urandom(sc.file_size)
+            (directory / sc.path.rsplit("/", 1)[1]).write_bytes(data)
+            files[sc.path] = data
+    return files
 
 
 # ------------------------------------------------------------------------------------------------- wrk
@@ -343,12 +504,61 @@ def parse_wrk(output: str) -> tuple[float, str | None]:
     return float(match.group(1)), "; ".join(problems) or None
 
 
+_REQUESTS_RE = re.compile(r"^\s*(\d+) requests in", re.MULTILINE)
+
+
+def parse_wrk_requests(output: str) -> int | None:
+    """The number of completed requests in wrk's output (``N requests in 1.00s``), or None."""
+    match = _REQUESTS_RE.search(output)
+    return int(match.group(1)) if match else None
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """User + system CPU seconds of the live processes in process group ``pgid`` (Linux ``/proc``), or None."""
+    total = 0
+    found = False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # gone, or not ours to read
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid:
+            found = True
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _CLK_TCK if found else None
+
+
+@dataclass
+class Slice:
+    """One wrk run: req/s, CPU seconds the server spent per request (None if unknown), and any problem."""
+
+    rps: float | None
+    cpu_per_request: float | None
+    problem: str | None
+
+
 def run_wrk(port: int, path: str, duration: int) -> tuple[float, str | None]:
     """Run ``wrk -t1 -c64 -d{duration}s`` against one URL.
 
     Returns:
         Requests per second and an error summary (see :func:`parse_wrk`).
     """
+    rps, problem, _ = _run_wrk(port, path, duration)
+    return rps, problem
+
+
+def _run_wrk(port: int, path: str, duration: int) -> tuple[float, str | None, int | None]:
     cmd = [
         "wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--timeout", "5s",
         f"http://{HOST}:{port}{path}",
@@ -356,89 +566,176 @@ def run_wrk(port: int, path: str, duration: int) -> tuple[float, str | None]:
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
-    return parse_wrk(result.stdout)
+    rps, problem = parse_wrk(result.stdout)
+    return rps, problem, parse_wrk_requests(result.stdout)
+
+
+def timed_slice(server: RunningServer, path: str, duration: int) -> Slice:
+    """One wrk slice, with the server's CPU time around it; a wrk failure becomes a problem text."""
+    pgid = server.process.pid  # start_new_session=True: the group id is the pid
+    before = group_cpu_seconds(pgid)
+    try:
+        rps, problem, requests = _run_wrk(server.port, path, duration)
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        return Slice(None, None, str(exc).strip().splitlines()[0])
+    after = group_cpu_seconds(pgid)
+    cpu = None
+    if before is not None and after is not None and requests:
+        cpu = (after - before) / requests
+    return Slice(rps, cpu, problem)
+
+
+# ------------------------------------------------------------------------------------- microbenchmark
+
+
+def load_routes_table() -> ModuleType:
+    """Import ``apps/routes_table.py`` (the apps import it from their own directory)."""
+    spec = importlib.util.spec_from_file_location("bench_routes_table", _APPS / "routes_table.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def router_classes() -> dict[str, Callable[[], Any] | None]:
+    """The router implementations by name (None when the Rust extension is not installed)."""
+    from gobstopper.core._router import Router as PythonRouter
+
+    try:
+        from gobstopper_rs import Router as RustRouter
+    except ImportError:
+        RustRouter = None
+    return {"rust": RustRouter, "python": PythonRouter}
+
+
+MICRO_TARGETS = {"rust": 300.0}
+
+
+def micro_benchmark(repeat: int, number: int, sizes: Sequence[int] = (10, 1000)) -> list[dict[str, Any]]:
+    """Time one ``Router.match`` call through Python: best of ``repeat`` runs of ``number`` calls.
+
+    For each router (Rust, Python) and table size: a static path of the table and ``/json/42`` (``<int:id>``).
+    Every lookup is checked (found, the right endpoint, ``{"id": 42}``) before it is timed.
+
+    Returns:
+        One row per (router, routes, path): ``ns`` (None if unavailable), ``target`` (None if none) and
+        ``error``.
+    """
+    table_mod = load_routes_table()
+    rows: list[dict[str, Any]] = []
+    for name, cls in router_classes().items():
+        for size in sizes:
+            router = None
+            if cls is not None:
+                router = cls()
+                for index, (pattern, methods) in enumerate(table_mod.route_table(size)):
+                    router.add(pattern, methods, f"r{index}")
+            for kind, path in (("static", table_mod.static_sample(size)), ("int", table_mod.TARGET_PATH)):
+                row: dict[str, Any] = {
+                    "router": name, "routes": size, "kind": kind, "path": path, "ns": None,
+                    "target": MICRO_TARGETS.get(name), "error": None,
+                }  # fmt: skip
+                rows.append(row)
+                if router is None:
+                    row["error"] = "gobstopper_rs is not installed"
+                    continue
+                got = router.match("GET", path)
+                want_params = table_mod.TARGET_PARAMS if kind == "int" else {}
+                if got[0] != 0 or (kind == "int" and got[1] != "r0") or dict(got[2] or {}) != want_params:
+                    row["error"] = f"wrong match {got!r}"
+                    continue
+                timer = timeit.Timer("match('GET', path)", globals={"match": router.match, "path": path})
+                row["ns"] = min(timer.repeat(repeat=repeat, number=number)) / number * 1e9
+    return rows
 
 
 # ------------------------------------------------------------------------------------------- reporting
 
 
-def compute_ratios(measurements: dict[tuple[str, str, str], Measurement], scenarios: Sequence[str]) -> list[dict]:
-    """Compute every headline ratio whose two sides were measured.
+def _fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
-    Args:
-        measurements: By (scenario, server, framework).
-        scenarios: Scenarios in display order.
 
-    Returns:
-        One dict per ratio: scenario, server, framework, baseline, ratio (None if a side is missing), target,
-        meets_target, and round_ratios (framework / baseline within each round, where both were measured; the two
-        runs of a round are adjacent in time, so their spread shows how far the machine's noise moved the ratio).
-    """
-    rows = []
-    for scenario in scenarios:
-        for comp in COMPARISONS:
-            ours = measurements.get((scenario, comp.server, comp.framework))
-            base = measurements.get((scenario, comp.server, comp.baseline))
-            if ours is None or base is None:  # a side was not selected (--only)
-                continue
-            ratio = None
-            if ours.median and base.median:
-                ratio = ours.median / base.median
-            round_ratios = []
-            if len(ours.rps) == len(base.rps):
-                round_ratios = [a / b for a, b in zip(ours.rps, base.rps) if b]
-            rows.append(
-                {
-                    "scenario": scenario,
-                    "server": comp.server,
-                    "framework": comp.framework,
-                    "baseline": comp.baseline,
-                    "ratio": ratio,
-                    "target": comp.target,
-                    "meets_target": None if ratio is None else ratio >= comp.target,
-                    "round_ratios": round_ratios,
-                }
-            )
-    return rows
+def _fmt_cpu(framework: float | None, baseline: float | None) -> str:
+    if framework is None or baseline is None:
+        return "-"
+    return f"{framework:.0f}/{baseline:.0f}"
 
 
 def format_report(
-    meta: dict[str, Any], measurements: dict[tuple[str, str, str], Measurement], ratios: list[dict]
+    meta: dict[str, Any],
+    measurements: dict[tuple[str, str, str], Measurement],
+    ratios: list[dict[str, Any]],
+    micro: list[dict[str, Any]] | None = None,
 ) -> str:
-    """Render the stable plain-text report: ratios first (the headline), then absolute req/s.
+    """Render the stable plain-text report: ratios first (the headline), then absolute req/s, then lookups.
 
     Returns:
         The report text.
     """
+    load = meta.get("loadavg", {})
     lines = [
-        f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{meta['duration']}s"
-        f"  rounds={meta['rounds']}  mode={meta['mode']}  native={'on' if meta['native'] else 'off'}",
+        f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}"
+        f"  slice={meta['slice']}s  pairs={meta['pairs']}  mode={meta['mode']}"
+        f"  native={'on' if meta['native'] else 'off'}",
         "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-        "",
-        "RATIOS (median rps of framework / median rps of baseline, same run)",
-        f"{'scenario':<10} {'server':<13} {'comparison':<26} {'ratio':>6} {'target':>7}  {'status':<7}  per-round",
     ]
-    for row in ratios:
-        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        status = {True: "ok", False: "BELOW", None: "missing"}[row["meets_target"]]
-        comparison = f"{row['framework']} / {row['baseline']}"
-        target = f">={row['target']:.2f}"
-        spread = ""
-        if row["round_ratios"]:
-            spread = f"{min(row['round_ratios']):.2f}-{max(row['round_ratios']):.2f}"
+    if load:
+        before, after = load.get("before"), load.get("after")
         lines.append(
-            f"{row['scenario']:<10} {row['server']:<13} {comparison:<26} {ratio:>6} {target:>7}  {status:<7}  {spread}"
+            "load average (1/5/15 min): before "
+            + (" ".join(f"{x:.2f}" for x in before) if before else "-")
+            + "  after "
+            + (" ".join(f"{x:.2f}" for x in after) if after else "-")
         )
     lines += [
         "",
-        "ABSOLUTE (req/s; only comparable within this run)",
-        f"{'scenario':<10} {'server':<13} {'framework':<12} {'median':>9}  rounds",
+        "RATIOS (median over pairs of framework rps / baseline rps, adjacent slices; IQR of those ratios)",
+        f"{'scenario':<10} {'server':<13} {'comparison':<30} {'ratio':>6} {'IQR':>10} {'target':>7}  "
+        f"{'status':<7} {'pairs':>5}  {'cpu':>5}  {'cpu us/req':>11}",
+    ]
+    for row in ratios:
+        status = {True: "ok", False: "BELOW", None: "missing"}[row["meets_target"]]
+        comparison = f"{row['framework']} / {row['baseline']}"
+        spread = "" if row["iqr"] is None else f"{row['iqr'][0]:.2f}-{row['iqr'][1]:.2f}"
+        cpu = _fmt_cpu(row.get("framework_cpu_us"), row.get("baseline_cpu_us"))
+        lines.append(
+            f"{row['scenario']:<10} {row['server']:<13} {comparison:<30} {_fmt_ratio(row['ratio']):>6} "
+            f"{spread:>10} {'>=' + format(row['target'], '.2f'):>7}  {status:<7} {row['pairs']:>5}  "
+            f"{_fmt_ratio(row.get('cpu_ratio')):>5}  {cpu:>11}"
+        )
+    lines += [
+        "",
+        "ABSOLUTE (req/s over every slice; only comparable within this run)",
+        f"{'scenario':<10} {'server':<13} {'framework':<16} {'median':>9} {'min':>9} {'max':>9} {'slices':>6}",
     ]
     for m in measurements.values():
-        median = "failed" if m.median is None else f"{m.median:,.0f}"
-        rounds = " ".join(f"{r:,.0f}" for r in m.rps)
-        extra = f"  ! {'; '.join(m.errors)}" if m.errors else ""
-        lines.append(f"{m.scenario:<10} {m.server:<13} {m.framework:<12} {median:>9}  {rounds}{extra}")
+        if m.rps:
+            median, low, high = (f"{x:,.0f}" for x in (statistics.median(m.rps), min(m.rps), max(m.rps)))
+        else:
+            median, low, high = "failed", "-", "-"
+        extra = f"  ! {'; '.join(dict.fromkeys(m.errors))}" if m.errors else ""
+        lines.append(
+            f"{m.scenario:<10} {m.server:<13} {m.framework:<16} {median:>9} {low:>9} {high:>9} {len(m.rps):>6}" + extra
+        )
+    if micro:
+        lines += [
+            "",
+            f"LOOKUP (one Router.match call through Python, ns, best of {meta['micro']['repeat']} x "
+            f"{meta['micro']['number']:,} calls)",
+            f"{'router':<7} {'routes':>6}  {'path':<27} {'ns':>7} {'target':>7}  status",
+        ]
+        for row in micro:
+            path = f"{row['path']} ({row['kind']})"
+            ns = "n/a" if row["ns"] is None else f"{row['ns']:.0f}"
+            target = "" if row["target"] is None else f"<={row['target']:.0f}"
+            if row["error"]:
+                status = f"! {row['error']}"
+            elif row["target"] is None:
+                status = "-"
+            else:
+                status = "ok" if row["ns"] <= row["target"] else "ABOVE"
+            lines.append(f"{row['router']:<7} {row['routes']:>6}  {path:<27} {ns:>7} {target:>7}  {status}")
     return "\n".join(lines)
 
 
@@ -456,35 +753,46 @@ def package_versions() -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------- main
 
 
-def select_pairs(only: str | None) -> list[tuple[str, str]]:
-    """Filter :data:`PAIRS` by ``--only``.
+def select_pairs(only: str | None, pairs: Sequence[tuple[str, str]] = PAIRS) -> list[tuple[str, str]]:
+    """Filter (server, framework) pairs by ``--only``.
 
     Args:
         only: Comma-separated items, each ``server`` (every framework on it), ``framework`` (on every server) or
             ``server/framework``; None keeps every pair.
+        pairs: The pairs to choose from.
 
     Returns:
-        The selected pairs in measuring order.
+        The selected pairs in the order of ``pairs``.
 
     Raises:
         ValueError: If an item matches no pair.
     """
     if not only:
-        return list(PAIRS)
+        return list(pairs)
     selected: set[tuple[str, str]] = set()
     for item in (part.strip() for part in only.split(",")):
         if not item:
             continue
         if "/" in item:
             server, _, framework = item.partition("/")
-            matches = {p for p in PAIRS if p == (server, framework)}
+            matches = {p for p in pairs if p == (server, framework)}
         else:
-            matches = {p for p in PAIRS if item in p}
+            matches = {p for p in pairs if item in p}
         if not matches:
-            choices = ", ".join(f"{s}/{f}" for s, f in PAIRS)
+            choices = ", ".join(f"{s}/{f}" for s, f in pairs)
             raise ValueError(f"--only {item!r} matches no pair; pairs are: {choices}")
         selected |= matches
-    return [p for p in PAIRS if p in selected]
+    return [p for p in pairs if p in selected]
+
+
+def select_comparisons(scenarios: Sequence[str], pairs: Sequence[tuple[str, str]]) -> list[Comparison]:
+    """The comparisons of ``scenarios`` whose two sides are both among ``pairs``, in :data:`COMPARISONS` order."""
+    chosen = set(pairs)
+    return [
+        c
+        for c in COMPARISONS
+        if c.scenario in scenarios and (c.server, c.framework) in chosen and (c.server, c.baseline) in chosen
+    ]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -492,14 +800,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per pair (default 3)")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per pair and scenario (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="1 round of 1 s, no warm-up: a check, not a measurement")
+    parser.add_argument("--pairs", type=int, default=12, help="A/B slice pairs per comparison (default 12)")
+    parser.add_argument("--slice", type=int, default=1, help="seconds per wrk slice (default 1; wrk takes whole s)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up seconds per server and scenario (default 1)")
+    parser.add_argument("--micro-repeat", type=int, default=7, help="microbenchmark: best of N runs (default 7)")
+    parser.add_argument("--micro-number", type=int, default=50_000, help="microbenchmark: calls per run")
+    parser.add_argument("--no-micro", action="store_true", help="skip the Router.match microbenchmark")
+    parser.add_argument("--smoke", action="store_true", help="1 pair of 1 s slices, no warm-up, tiny microbenchmark")
     parser.add_argument(
         "--only",
         help="comma-separated servers, frameworks or server/framework pairs, e.g.\n"
-        "'granian-rsgi' or 'uvicorn/gobstopper,uvicorn/raw-asgi'",
+        "'granian-rsgi' or 'uvicorn/gobstopper,uvicorn/raw-asgi' (a comparison runs when both sides are selected)",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
@@ -507,18 +818,99 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.rounds, args.duration, args.warmup = 1, 1, 0
-    if args.rounds < 1 or args.duration < 1 or args.warmup < 0:
-        parser.error("--rounds and --duration must be >= 1, --warmup >= 0")
+        args.pairs, args.slice, args.warmup, args.micro_repeat, args.micro_number = 1, 1, 0, 1, 1000
+    if args.pairs < 1 or args.slice < 1 or args.warmup < 0 or args.micro_repeat < 1 or args.micro_number < 1:
+        parser.error("--pairs, --slice, --micro-repeat and --micro-number must be >= 1, --warmup >= 0")
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
     try:
-        args.pairs = select_pairs(args.only)
+        args.pairs_selected = select_pairs(args.only)
     except ValueError as exc:
         parser.error(str(exc))
+    args.comparisons = select_comparisons(args.scenarios, args.pairs_selected)
+    if not args.comparisons:
+        parser.error("no comparison has both sides selected by --only and --scenarios")
     return args
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def measure(
+    comparisons: Sequence[Comparison],
+    files: dict[str, bytes],
+    static_dir: Path,
+    args: argparse.Namespace,
+) -> tuple[dict[tuple[str, str, str], Measurement], dict[tuple[str, str, str, str], ComparisonResult], bool]:
+    """Start the servers, check every answer, warm up, then run the interleaved A/B slices.
+
+    Returns:
+        Measurements by (scenario, server, framework), results by comparison key, and whether all went well.
+    """
+    measurements: dict[tuple[str, str, str], Measurement] = {}
+    for c in comparisons:
+        for fw in (c.framework, c.baseline):
+            measurements.setdefault((c.scenario, c.server, fw), Measurement(c.scenario, c.server, fw))
+    results = {c.key: ComparisonResult(c) for c in comparisons}
+    pairs = list(dict.fromkeys((srv, fw) for _, srv, fw in measurements))
+    ok = True
+    with servers_running(pairs, {"BENCH_STATIC_DIR": str(static_dir)}) as (running, failed):
+        bad: set[tuple[str, str, str]] = set()
+        for key, m in measurements.items():
+            pair = (m.server, m.framework)
+            if pair in failed:
+                m.errors.append("server did not start")
+                bad.add(key)
+                continue
+            problem, _ = check_response(running[pair].port, SCENARIOS[m.scenario], files)
+            if problem:
+                m.errors.append(problem)
+                bad.add(key)
+                print(f"! {m.server}/{m.framework} {m.scenario}: {problem}", file=sys.stderr)
+            elif args.warmup:
+                timed_slice(running[pair], SCENARIOS[m.scenario].path, args.warmup)
+        ok = not bad
+        live = []
+        for comp in comparisons:
+            sides = ((comp.scenario, comp.server, comp.framework), (comp.scenario, comp.server, comp.baseline))
+            if bad & set(sides):
+                results[comp.key].missing = True
+            else:
+                live.append(comp)
+        for index in range(args.pairs):
+            # Comparisons take turns (reversed every other pair); within a pair, A B then B A, and so on.
+            for comp in live if index % 2 == 0 else reversed(live):
+                res = results[comp.key]
+                order = [(comp.framework, res.framework_rps), (comp.baseline, res.baseline_rps)]
+                got: dict[str, Slice] = {}
+                for fw, _ in order if index % 2 == 0 else reversed(order):
+                    m = measurements[(comp.scenario, comp.server, fw)]
+                    one = timed_slice(running[(comp.server, fw)], SCENARIOS[comp.scenario].path, args.slice)
+                    if one.rps is not None:
+                        m.rps.append(one.rps)
+                        got[fw] = one
+                    if one.problem:
+                        ok = False
+                        m.errors.append(one.problem)
+                if len(got) == 2:
+                    a, b = got[comp.framework], got[comp.baseline]
+                    res.add(a, b)
+                    tail = f"{a.rps / b.rps:.3f}" if a.rps and b.rps else "n/a"
+                else:
+                    tail = "failed"
+                print(
+                    f"  pair {index + 1}/{args.pairs}  {comp.scenario:<10} {comp.server:<13} "
+                    f"{comp.framework + ' / ' + comp.baseline:<30} {tail}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return measurements, results, ok
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -528,65 +920,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Command-line arguments (``sys.argv[1:]`` when None).
 
     Returns:
-        0 if every selected pair was measured without errors, else 1.
+        0 if every selected comparison was measured without errors, 1 otherwise, 2 if wrk is missing.
     """
     args = parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk'; see scripts/setup)", file=sys.stderr)
         return 2
-    meta = {
+    meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "mode": "smoke" if args.smoke else "full",
-        "rounds": args.rounds,
-        "duration": args.duration,
+        "slice": args.slice,
+        "pairs": args.pairs,
         "warmup": args.warmup,
         "wrk": {"threads": WRK_THREADS, "connections": WRK_CONNECTIONS},
+        "micro": None if args.no_micro else {"repeat": args.micro_repeat, "number": args.micro_number},
         "versions": package_versions(),
-        # The servers inherit the environment: GOBSTOPPER_NATIVE=0 benchmarks the pure-Python router.
+        # The servers inherit the environment: GOBSTOPPER_NATIVE=0 benchmarks the pure-Python router (except in
+        # the routes1000 / typed1000 apps, which set it themselves).
         "native": os.environ.get("GOBSTOPPER_NATIVE", "1") != "0"
         and importlib.util.find_spec("gobstopper_rs") is not None,
+        "scenarios": args.scenarios,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "loadavg": {"before": _loadavg(), "after": None},
     }
-    measurements: dict[tuple[str, str, str], Measurement] = {
-        (sc, srv, fw): Measurement(sc, srv, fw) for sc in args.scenarios for srv, fw in args.pairs
-    }
-    ok = True
-    with servers_running(args.pairs) as (running, failed):
-        for srv, fw in failed:
-            ok = False
-            for sc in args.scenarios:
-                measurements[(sc, srv, fw)].errors.append("server did not start")
-        live: dict[tuple[str, str, str], RunningServer] = {}
-        for sc in args.scenarios:
-            for pair, server in running.items():
-                problem = check_response(server, sc)
-                if problem:
-                    ok = False
-                    measurements[(sc, *pair)].errors.append(problem)
-                    print(f"! {pair[0]}/{pair[1]} {sc}: {problem}", file=sys.stderr)
-                    continue
-                live[(sc, *pair)] = server
-                if args.warmup:
-                    run_wrk(server.port, SCENARIOS[sc], args.warmup)
-        order = list(live)
-        for rnd in range(args.rounds):
-            # Reverse every other round (A B C, C B A, ...) so drift affects every pair alike.
-            for key in order if rnd % 2 == 0 else reversed(order):
-                server = live[key]
-                label = f"  round {rnd + 1}/{args.rounds}  {key[0]:<10} {key[1]:<13} {key[2]:<11}"
-                print(label, end="", file=sys.stderr, flush=True)
-                try:
-                    rps, problem = run_wrk(server.port, SCENARIOS[key[0]], args.duration)
-                except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-                    rps, problem = None, str(exc).strip().splitlines()[0]
-                if rps is not None:
-                    measurements[key].rps.append(rps)
-                if problem:
-                    ok = False
-                    measurements[key].errors.append(problem)
-                print(f" {rps or 0:>10,.0f} rps" + (f"  ! {problem}" if problem else ""), file=sys.stderr)
-    ratios = compute_ratios(measurements, args.scenarios)
-    print(format_report(meta, measurements, ratios))
+    slices = len(args.comparisons) * args.pairs * 2
+    print(
+        f"# {len(args.comparisons)} comparisons x {args.pairs} pairs x 2 slices of {args.slice}s: "
+        f"about {slices * (args.slice + 0.1) / 60:.1f} min of slices",
+        file=sys.stderr,
+    )
+    micro = None
+    if not args.no_micro:  # before the servers start: nothing of ours competes for the CPU
+        micro = micro_benchmark(args.micro_repeat, args.micro_number)
+    with tempfile.TemporaryDirectory(prefix="gobstopper-bench-") as tmp:
+        static_dir = Path(tmp)
+        files = write_static_files(static_dir, [SCENARIOS[s] for s in args.scenarios])
+        measurements, results, ok = measure(args.comparisons, files, static_dir, args)
+    meta["loadavg"]["after"] = _loadavg()
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    ratios = [results[c.key].row() for c in args.comparisons]
+    if micro and any(row["error"] for row in micro):
+        ok = False
+    print(format_report(meta, measurements, ratios, micro))
     if args.json_path:
         payload = {
             "meta": meta,
@@ -602,6 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for m in measurements.values()
             ],
             "ratios": ratios,
+            "lookup": micro,
         }
         args.json_path.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if ok else 1

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/run.py: it runs end to end and produces ratios.
+"""Smoke test of benchmarks/run.py: it runs end to end and produces ratios, for every scenario.
 
 Never asserts on speed: the machine is shared and noisy (see PERFORMANCE.md).
 """
@@ -51,75 +51,161 @@ def test_parse_wrk() -> None:
     assert (rps, problem) == (10.5, None)
     with pytest.raises(ValueError):
         runner.parse_wrk("nothing")
+    assert runner.parse_wrk_requests(WRK_OUTPUT) == 40000
+    assert runner.parse_wrk_requests("nothing") is None
 
 
-def test_select_pairs() -> None:
+def test_select_pairs_and_comparisons() -> None:
     runner = load_runner()
     assert runner.select_pairs(None) == list(runner.PAIRS)
-    assert runner.select_pairs("granian-rsgi") == [("granian-rsgi", "raw-rsgi"), ("granian-rsgi", "gobstopper")]
+    rsgi = runner.select_pairs("granian-rsgi")
+    assert rsgi and all(server == "granian-rsgi" for server, _ in rsgi)
     assert runner.select_pairs("uvicorn/gobstopper, raw-rsgi") == [
         ("granian-rsgi", "raw-rsgi"),
         ("uvicorn", "gobstopper"),
     ]
     with pytest.raises(ValueError, match="matches no pair"):
         runner.select_pairs("uvicorn/raw-rsgi")
-
-
-def test_compute_ratios_only_for_selected_sides() -> None:
-    runner = load_runner()
-    m = {
-        ("json", "uvicorn", "gobstopper"): runner.Measurement("json", "uvicorn", "gobstopper", [90.0, 110.0, 100.0]),
-        ("json", "uvicorn", "starlette"): runner.Measurement("json", "uvicorn", "starlette", [50.0, 50.0, 40.0]),
-        ("json", "uvicorn", "raw-asgi"): runner.Measurement("json", "uvicorn", "raw-asgi", []),
-    }
-    ratios = runner.compute_ratios(m, ["json"])
-    assert [(r["baseline"], r["ratio"], r["meets_target"]) for r in ratios] == [
-        ("raw-asgi", None, None),
-        ("starlette", 2.0, True),
+    # Every comparison's sides exist, speak the server's protocol, and its scenario is known.
+    for comp in runner.COMPARISONS:
+        assert comp.scenario in runner.SCENARIOS
+        for fw in (comp.framework, comp.baseline):
+            assert runner.SERVERS[comp.server].interface in runner.FRAMEWORKS[fw].interfaces
+    assert {c.scenario for c in runner.COMPARISONS} == set(runner.SCENARIOS)
+    # A comparison runs only when both of its sides are selected.
+    chosen = runner.select_comparisons(["routes1000", "json"], runner.select_pairs("granian-rsgi"))
+    assert [(c.scenario, c.framework, c.baseline) for c in chosen] == [
+        ("json", "gobstopper", "raw-rsgi"),
+        ("routes1000", "gob-r1000", "gob-r10"),
+        ("routes1000", "gob-r1000-py", "gob-r10-py"),
     ]
-    assert ratios[0]["round_ratios"] == []
-    assert ratios[1]["round_ratios"] == pytest.approx([1.8, 2.2, 2.5])
-    report = runner.format_report(
-        {"format": 1, "duration": 1, "rounds": 3, "mode": "smoke", "native": True, "versions": {"python": "3"}},
-        m,
-        ratios,
+    assert runner.select_comparisons(["static1m"], runner.select_pairs("uvicorn/gob-static")) == []
+
+
+def test_iqr() -> None:
+    runner = load_runner()
+    assert runner.iqr([]) is None
+    assert runner.iqr([2.0]) == (2.0, 2.0)
+    assert runner.iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 4.0)
+
+
+def test_ratio_rows_and_report() -> None:
+    runner = load_runner()
+    comp = runner.Comparison("json", "uvicorn", "gobstopper", "starlette", 1.6)
+    res = runner.ComparisonResult(comp)
+    for a, b, ca, cb in ((90.0, 50.0, 2e-5, 4e-5), (110.0, 50.0, 2e-5, 4e-5), (100.0, 40.0, None, 4e-5)):
+        res.add(runner.Slice(a, ca, None), runner.Slice(b, cb, None))
+    row = res.row()
+    assert row["ratio"] == pytest.approx(2.2)
+    assert row["pair_ratios"] == pytest.approx([1.8, 2.2, 2.5])
+    assert row["iqr"] == pytest.approx([2.0, 2.35])
+    assert row["pairs"] == 3 and row["meets_target"] is True
+    assert row["framework_median_rps"] == 100.0 and row["baseline_median_rps"] == 50.0
+    assert row["cpu_ratio"] == pytest.approx(2.0) and row["framework_cpu_us"] == pytest.approx(20.0)
+    missing = runner.ComparisonResult(runner.Comparison("json", "uvicorn", "gobstopper", "raw-asgi", 0.85))
+    missing.missing = True
+    empty = missing.row()
+    assert (empty["ratio"], empty["iqr"], empty["meets_target"], empty["cpu_ratio"]) == (None, None, None, None)
+    measurements = {
+        ("json", "uvicorn", "gobstopper"): runner.Measurement("json", "uvicorn", "gobstopper", [90.0, 110.0, 100.0]),
+        ("json", "uvicorn", "raw-asgi"): runner.Measurement("json", "uvicorn", "raw-asgi", [], ["status 500: b''"]),
+    }
+    micro = [
+        {"router": "rust", "routes": 1000, "kind": "int", "path": "/json/42", "ns": 180.4, "target": 300.0,
+         "error": None},
+        {"router": "python", "routes": 1000, "kind": "int", "path": "/json/42", "ns": 2500.0, "target": None,
+         "error": None},
+    ]  # fmt: skip
+    meta = {
+        "format": 2, "slice": 1, "pairs": 3, "mode": "smoke", "native": True, "versions": {"python": "3"},
+        "loadavg": {"before": [1.0, 2.0, 3.0], "after": None}, "micro": {"repeat": 7, "number": 1000},
+    }  # fmt: skip
+    report = runner.format_report(meta, measurements, [row, empty], micro)
+    assert report.startswith("gobstopper benchmark v2  wrk -t1 -c64  slice=1s  pairs=3  mode=smoke  native=on")
+    assert "load average (1/5/15 min): before 1.00 2.00 3.00  after -" in report
+    assert (
+        "json       uvicorn       gobstopper / starlette           2.20  2.00-2.35  >=1.60  ok          3"
+        "   2.00        20/40" in report
     )
-    assert "json       uvicorn       gobstopper / starlette       2.00  >=1.60  ok       1.80-2.50" in report
-    assert "json       uvicorn       gobstopper / raw-asgi         n/a  >=0.85  missing" in report
+    assert "json       uvicorn       gobstopper / raw-asgi             n/a             >=0.85  missing     0" in report
+    assert "json       uvicorn       gobstopper             100        90       110      3" in report
+    assert "json       uvicorn       raw-asgi            failed         -         -      0  ! status 500" in report
+    assert "rust      1000  /json/42 (int)                  180   <=300  ok" in report
+    assert "python    1000  /json/42 (int)                 2500          -" in report
+
+
+def test_route_tables() -> None:
+    runner = load_runner()
+    table_mod = runner.load_routes_table()
+    for n in (1, 10, 1000):
+        table = table_mod.route_table(n)
+        assert len(table) == n and len({p for p, _ in table}) == n
+        assert table[0] == (table_mod.TARGET, ("GET",))
+    big = table_mod.route_table(1000)
+    assert table_mod.route_table(10) == big[:10]
+    kinds = {"static": 0, "typed": 0, "str": 0}
+    for pattern, _ in big:
+        if "<" not in pattern:
+            kinds["static"] += 1
+        elif any(c in pattern for c in ("<int:", "<uuid:", "<path:")):
+            kinds["typed"] += 1
+        else:
+            kinds["str"] += 1
+    assert all(count >= 100 for count in kinds.values()), kinds
+
+
+def test_micro_benchmark_checks_each_lookup() -> None:
+    runner = load_runner()
+    rows = runner.micro_benchmark(repeat=1, number=10)
+    assert {(r["router"], r["routes"], r["kind"]) for r in rows} == {
+        (router, size, kind) for router in ("rust", "python") for size in (10, 1000) for kind in ("static", "int")
+    }
+    for row in rows:
+        if row["router"] == "rust" and importlib.util.find_spec("gobstopper_rs") is None:
+            assert row["ns"] is None and row["error"]
+        else:
+            assert row["error"] is None and row["ns"] > 0
 
 
 @pytest.mark.servers
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/setup installs it)")
-def test_smoke_run_produces_ratios(tmp_path: Path) -> None:
+def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [
             sys.executable,
             str(RUN),
             "--smoke",
+            "--scenarios",
+            "json,routes1000,typed1000,static10k,static1m",
             "--only",
-            "granian-rsgi/raw-rsgi,granian-rsgi/gobstopper,uvicorn/starlette,uvicorn/gobstopper",
+            "granian-rsgi,uvicorn/gob-static,uvicorn/starlette-static",
             "--json",
             str(out),
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RATIOS" in result.stdout
-    assert "gobstopper / raw-rsgi" in result.stdout
+    assert "RATIOS" in result.stdout and "LOOKUP" in result.stdout
     data = json.loads(out.read_text())
-    assert data["meta"]["mode"] == "smoke"
-    assert {(r["scenario"], r["server"], r["baseline"]) for r in data["ratios"]} == {
-        ("plaintext", "granian-rsgi", "raw-rsgi"),
-        ("json", "granian-rsgi", "raw-rsgi"),
-        ("plaintext", "uvicorn", "starlette"),
-        ("json", "uvicorn", "starlette"),
+    assert data["meta"]["mode"] == "smoke" and data["meta"]["pairs"] == 1
+    assert {(r["scenario"], r["server"], r["framework"], r["baseline"]) for r in data["ratios"]} == {
+        ("json", "granian-rsgi", "gobstopper", "raw-rsgi"),
+        ("routes1000", "granian-rsgi", "gob-r1000", "gob-r10"),
+        ("routes1000", "granian-rsgi", "gob-r1000-py", "gob-r10-py"),
+        ("typed1000", "granian-rsgi", "gob-r1000", "raw-rsgi"),
+        ("static10k", "granian-rsgi", "gob-static", "raw-rsgi-file"),
+        ("static10k", "uvicorn", "gob-static", "starlette-static"),
+        ("static1m", "granian-rsgi", "gob-static", "raw-rsgi-file"),
+        ("static1m", "uvicorn", "gob-static", "starlette-static"),
     }
     for row in data["ratios"]:
         assert isinstance(row["ratio"], float) and row["ratio"] > 0
+        assert row["pairs"] == 1
     for res in data["results"]:
         assert res["errors"] == []
         assert len(res["rps"]) == 1
+    assert len(data["lookup"]) == 8
