@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 Endpoint = Callable[["Request"], Awaitable[Response]]
 
+#: Methods whose declared body size is checked against the limit before the handler runs.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 # Annotations a ``str`` path parameter is converted to, and how.
 _CASTS: dict[Any, Callable[[str], Any]] = {
     int: int,
@@ -180,6 +183,8 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
 
             async def fast_no_params(request: Request) -> Response:
                 try:
+                    if request.method in BODY_METHODS:
+                        request.refuse_oversized_body()
                     rv = await handler(request)
                 except Exception as exc:
                     return await handle_exception(request, exc)
@@ -189,6 +194,8 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
 
         async def fast(request: Request) -> Response:
             try:
+                if request.method in BODY_METHODS:
+                    request.refuse_oversized_body()
                 rv = await handler(request, **request._params)
             except Exception as exc:
                 return await handle_exception(request, exc)
@@ -202,6 +209,8 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
                 rv = await call_hook(hook, request)
                 if rv is not None:
                     return to_response(rv)
+            if request.method in BODY_METHODS:
+                request.refuse_oversized_body()
             params = request._params
             if casts or struct_param:
                 params = dict(params)

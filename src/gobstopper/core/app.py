@@ -36,7 +36,7 @@ from ..http.response import FILE, Response, redirect
 from ..websocket._channel import WebSocketChannel
 from ..websocket._serve import serve as _serve_websocket
 from ._entry import ServerEntry
-from ._pipeline import Endpoint, Route, call_hook, wrap_middleware
+from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
 from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, flask_to_starlette, parse_pattern
 from ._scaffold import Scaffold
@@ -403,6 +403,8 @@ class Gobstopper(ServerEntry, Scaffold):
                 direct = found.direct
                 if direct is not None:  # nothing around the handler: await it right here
                     try:
+                        if request.method in BODY_METHODS:
+                            request.refuse_oversized_body()
                         rv = await (direct(request, **params) if params else direct(request))
                     except Exception as exc:
                         rv = await self.handle_exception(request, exc)

@@ -356,6 +356,18 @@ class Request:
     def max_body_bytes(self, value: int | None) -> None:
         self._max_body_bytes = value
 
+    def refuse_oversized_body(self) -> None:
+        """Answer 413 now if the declared ``Content-Length`` is over :attr:`max_body_bytes`.
+
+        The framework calls this before a handler runs for methods that carry a body, after middleware (which
+        may change the limit), so an oversized upload is refused even by a handler that never reads it.
+        """
+        limit = self.max_body_bytes
+        if limit is not None:
+            declared = self.header("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise RequestTooLarge(limit)
+
     async def stream(self) -> AsyncIterator[bytes]:
         """The body in chunks as it arrives, counted against :attr:`max_body_bytes` (413 when passed)."""
         if self._body is not None:
