@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from ..http.response import JSONResponse, Response
+from ..http.response import JSONResponse, Response, json_response
 
 
 def _no_content() -> Response:
@@ -26,7 +26,7 @@ def to_response(rv: Any) -> Response:
     """
     kind = type(rv)
     if kind is dict or kind is list:
-        return JSONResponse(rv)
+        return json_response(rv)
     if isinstance(rv, Response):
         return rv
     if kind is str or kind is bytes:

@@ -32,7 +32,7 @@ from ..http.request import (
     DEFAULT_MAX_QUERY_PARAMS,
     Request,
 )
-from ..http.response import FILE, Response, redirect
+from ..http.response import FILE, Response, json_response, redirect
 from ..websocket._channel import WebSocketChannel
 from ..websocket._serve import serve as _serve_websocket
 from ._entry import ServerEntry
@@ -408,7 +408,13 @@ class Gobstopper(ServerEntry, Scaffold):
                         rv = await (direct(request, **params) if params else direct(request))
                     except Exception as exc:
                         rv = await self.handle_exception(request, exc)
-                    response = rv if isinstance(rv, Response) else to_response(rv)
+                    kind = type(rv)
+                    if kind is dict:
+                        response = json_response(rv)
+                    elif isinstance(rv, Response):
+                        response = rv
+                    else:
+                        response = to_response(rv)
                 else:
                     response = await (found.pipeline or found.build())(request)
             else:

@@ -45,6 +45,19 @@ def valid_content_type(value: str) -> str:
     return checked
 
 
+_allocate = object.__new__
+
+
+def json_response(data: Any) -> JSONResponse:
+    """``JSONResponse(data)`` without the argument handling: the dispatch fast path for returned dicts/lists."""
+    response = _allocate(JSONResponse)
+    response.body = json_encoder.encode(data)
+    response.status = 200
+    response.raw_headers = [("content-type", JSON)]
+    response._headers = None
+    return response
+
+
 def _coerce_body(body: Any) -> tuple[Body, str]:
     if isinstance(body, str):
         return str(body), HTML
