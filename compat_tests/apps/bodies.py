@@ -187,6 +187,7 @@ async def upload(request):
             "size": os.path.getsize(target),
             "inside": os.path.dirname(target) == UPLOAD_DIR,
         }
+        os.unlink(target)  # nothing accumulates in the temporary directory
     return {"files": out, "fields": await request.get_form()}
 
 
