@@ -190,6 +190,8 @@ def test_secure_filename(raw: str, safe: str) -> None:
         ("C:\\Users\\me\\report.pdf", "report.pdf"),
         ("a\x01b\x7f.txt", "ab.txt"),
         ("dir/", None),
+        ("..", None),
+        (".", None),
         ("  ", None),
         (None, None),
         ("r\u00e9sum\u00e9.pdf", "r\u00e9sum\u00e9.pdf"),

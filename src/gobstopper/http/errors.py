@@ -115,5 +115,11 @@ class ServiceUnavailable(HTTPException):
         super().__init__(503, description or "The server is shutting down.")
 
 
-class ClientDisconnect(Exception):
-    """The client went away while the request body was being read."""
+class ClientDisconnect(HTTPException):
+    """The client went away (or broke the body's framing) while the body was being read.
+
+    A 400 nobody may receive; it is an ordinary client error, not a server fault, so it is not logged as one.
+    """
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(400, description or "The client disconnected while sending the body.")

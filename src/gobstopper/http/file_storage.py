@@ -44,8 +44,8 @@ def display_filename(raw: str | None) -> str | None:
     """The client's file name reduced to a display-only basename (never a path, no control characters)."""
     if raw is None:
         return None
-    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    return _CONTROL.sub("", base).strip() or None
+    base = _CONTROL.sub("", raw.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return base if base and base not in (".", "..") else None
 
 
 class FileStorage:

@@ -70,6 +70,8 @@ def decode_json(data: bytes, model: Any = None) -> Any:
     try:
         return (_json_decoder if model is None else _decoder_for(model)).decode(data)
     except msgspec.ValidationError as exc:
+        if model is None:  # the untyped decoder's own limits (e.g. a 5,000-digit integer): malformed, not a mismatch
+            raise BadRequest(f"Invalid JSON body: {exc}") from None
         message = str(exc)
         path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
         raise BodyValidationError(message, [{"loc": path, "msg": message.partition(" - at `")[0]}]) from None
