@@ -18,8 +18,8 @@ the next request on a fresh connection succeeds):
   JSON has no charset parameter (RFC 8259 §11: it "has no effect"), the body is always decoded as UTF-8, so a
   non-UTF-8 byte is a 400. ``application/*+json``: accepted.
 - 17: type mismatch / wrong nested type: 422 naming the path (``$.age``, ``$.address.zip``); missing field: 422
-  naming the field (path ``$``); ``1``×5000 without a model: 400 (msgspec: integer out of range); ``NaN``, trailing junk, empty
-  body, a UTF-8 BOM: 400. Never 500.
+  naming the field (path ``$``); ``1``×5000 without a model: 400 (msgspec: integer out of range); ``NaN``,
+  trailing junk, empty body, a UTF-8 BOM: 400. Never 500.
 - 18: duplicate keys: the last one wins (msgspec), for plain JSON and Structs.
 - 19: 1,001 fields, 1,001 files, 10,000 × 100-byte parts: 400 (the part caps answer 400, not 413); 1,000: 200.
 - 20: one 10 MB text field: 400 once the 1 MiB part cap is passed, before the rest is sent.
