@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from redis.asyncio import Redis
 
@@ -40,12 +41,19 @@ async def login(request, user: str):
     return {"pid": os.getpid()}
 
 
+def block(request) -> None:
+    # Blocks this worker's event loop for a moment, so concurrent connections go to the other worker.
+    time.sleep(min(float(request.get_str("block", "0")), 1.0))
+
+
 @app.get("/whoami")
 async def whoami(request):
+    block(request)
     return {"pid": os.getpid(), "user": request.session.get("user")}
 
 
 @app.get("/limited/<bucket>")
 async def limited(request, bucket: str):
+    block(request)
     result = await limiter.check(bucket)
     return {"pid": os.getpid()}, (200 if result.allowed else 429)
