@@ -122,6 +122,9 @@ class ASGIWebSocketChannel:
         except (OSError, RuntimeError):
             pass
 
+    def release(self) -> None:
+        """Nothing to free here: the server owns the connection (same shape as the RSGI channel)."""
+
 
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
     # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
@@ -218,6 +221,7 @@ class ASGIAdapter:
         finally:
             # Belt and braces (the core already answers every handshake).
             await channel.refuse(500)
+            channel.release()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class RSGIWebSocketChannel:
         self._transport = await self._protocol.accept()  # takes no arguments (G14)
 
     async def refuse(self, status: int) -> None:
-        if self._answered:
+        if self._answered or self._protocol is None:
             return
         self._answered = True
         try:
@@ -83,6 +83,9 @@ class RSGIWebSocketChannel:
             pass
 
     async def read(self) -> tuple[str, str | bytes | int]:
+        # No local reference to the transport: a cancelled read's traceback must not keep it alive (release()).
+        if self._transport is None:
+            return CLOSE, ABNORMAL_CLOSURE
         try:
             message = await self._transport.receive()
         except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (G15)
@@ -95,6 +98,8 @@ class RSGIWebSocketChannel:
         return CLOSE, NO_STATUS  # kind 0 has no .data and no code (G13, G15)
 
     async def write(self, data: str | bytes) -> None:
+        if self._transport is None:
+            raise ChannelClosed()
         try:
             if type(data) is str:
                 await self._transport.send_str(data)  # one text message, whatever its size
@@ -104,10 +109,19 @@ class RSGIWebSocketChannel:
             raise ChannelClosed() from None
 
     async def shut(self, code: int, reason: str) -> None:
-        try:
-            self._protocol.close(code)  # after accept() Granian ignores the value: the peer sees 1005 (G13)
-        except RuntimeError:
-            pass
+        protocol = self._protocol
+        if protocol is not None:
+            try:
+                protocol.close(code)  # after accept() Granian ignores the value: the peer sees 1005 (G13)
+            except RuntimeError:
+                pass
+        self.release()
+
+    def release(self) -> None:
+        """Drop the protocol objects. Granian sends the close frame only once the app has returned *and* its
+        websocket objects are freed (observed on 2.8.7): a WebSocket kept alive by a reference cycle or a
+        manager would otherwise hold the connection open until the garbage collector runs."""
+        self._protocol = self._transport = None
 
 
 def _without_content_length(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -178,8 +192,9 @@ class RSGIAdapter:
             await self.app.handle_websocket(request, channel)
         finally:
             # Belt and braces (the core already answers every handshake): never let Granian end one without
-            # an explicit status (G13).
+            # an explicit status (G13). Then let go of Granian's objects so the close frame goes out now.
             await channel.refuse(500)
+            channel.release()
 
     # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
 

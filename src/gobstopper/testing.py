@@ -13,6 +13,10 @@ This module must not import granian, uvicorn or ``gobstopper.adapters`` (the cor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import json
+import queue
+import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,13 +39,17 @@ with warnings.catch_warnings():
 
 __all__ = [
     "FakeHTTPProtocol",
+    "FakeWebSocketProtocol",
     "httpx",
     "RSGIHeaders",
     "RSGIProtocolClosed",
     "RSGIProtocolError",
     "RSGIScope",
     "RSGITestClient",
+    "RSGIWebSocketSession",
     "TestClient",
+    "WebSocketClosed",
+    "WebSocketRejected",
 ]
 
 
@@ -409,6 +417,307 @@ class FakeHTTPProtocol:
 
 
 # --------------------------------------------------------------------------------------------------
+# The fake Granian RSGI websocket protocol (RSGI-NOTES §1.5, G13-G15)
+# --------------------------------------------------------------------------------------------------
+
+
+class WebSocketRejected(Exception):
+    """The app refused the WebSocket handshake with HTTP ``status_code`` (RSGITestClient)."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"WebSocket handshake refused with HTTP {status_code}")
+        self.status_code = status_code
+
+
+class WebSocketClosed(Exception):
+    """The server closed the WebSocket (RSGITestClient). Under RSGI the code is always 1005: Granian sends a
+    close frame without a code after ``accept()`` (G13)."""
+
+    def __init__(self, code: int = 1005, reason: str = "") -> None:
+        super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
+        self.code = code
+        self.reason = reason
+
+
+class _WSDataMessage:
+    """Fake ``RSGIWebsocketMessage`` for data: ``kind`` 1 (bytes) or 2 (str) and ``data``."""
+
+    __slots__ = ("data", "kind")
+
+    def __init__(self, kind: int, data: str | bytes) -> None:
+        self.kind = kind
+        self.data = data
+
+
+class _WSCloseMessage:
+    """Fake close message: ``kind`` 0 and, as in Granian, no ``data`` attribute at all."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self) -> None:
+        self.kind = 0
+
+
+_APP_CLOSED = object()
+_PEER_CLOSED = object()
+
+
+class FakeWebSocketTransport:
+    """Fake ``RSGIWebsocketTransport`` (what ``accept()`` returns)."""
+
+    def __init__(self, proto: FakeWebSocketProtocol) -> None:
+        self._proto = proto
+        self._receiving = False
+
+    async def receive(self) -> _WSDataMessage | _WSCloseMessage:
+        proto = self._proto
+        if self._receiving:
+            raise RSGIProtocolError()  # two tasks receiving at once (G15)
+        if proto.peer_close_delivered or proto.app_closed:
+            raise RSGIProtocolClosed()  # receive() after the close (G15)
+        self._receiving = True
+        try:
+            item = await proto._inbound.get()
+        finally:
+            self._receiving = False
+        if item is _PEER_CLOSED:
+            proto.peer_close_delivered = True
+            return _WSCloseMessage()
+        if item is _APP_CLOSED:
+            raise RSGIProtocolClosed()
+        kind, data = item
+        return _WSDataMessage(kind, data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            self._proto._violation(TypeError(f"send_bytes() needs bytes, got {type(data).__name__}"))
+        await self._send("bytes", bytes(data))
+
+    async def send_str(self, data: str) -> None:
+        if not isinstance(data, str):
+            self._proto._violation(TypeError(f"send_str() needs str, got {type(data).__name__}"))
+        await self._send("text", data)
+
+    async def _send(self, kind: str, data: str | bytes) -> None:
+        proto = self._proto
+        # Granian's websocket sends wait once the client stops reading (about 6 MiB in flight was observed).
+        while proto.unread_bytes > proto.buffer_bytes and not (proto.app_closed or proto.peer_closed):
+            proto._room.clear()
+            await proto._room.wait()
+        if proto.app_closed:
+            raise RSGIProtocolError()  # after the app's own close()
+        if proto.peer_closed:
+            raise RSGIProtocolClosed()  # after the peer closed
+        proto.unread_bytes += len(data)
+        proto._emit((kind, data))
+
+
+class FakeWebSocketProtocol:
+    """Fake ``RSGIWebsocketProtocol`` for one connection, as Granian 2.8.7 behaves.
+
+    ``await accept()`` takes no arguments and returns the transport. ``close(status)`` is sync: before
+    ``accept()`` ``status`` is the handshake's HTTP status and must be a valid one (Granian <= 2.8.5 panics on
+    ``None``, killing the worker: a protocol violation here); after ``accept()`` it is ignored and the client
+    sees a close without a code (1005). The app ending before ``accept()`` without ``close(status)`` is a
+    violation too (G13).
+    """
+
+    def __init__(self, emit: Callable[[tuple[Any, ...]], None], buffer_bytes: int = 4 * 1024 * 1024) -> None:
+        self._emit = emit
+        self._inbound: asyncio.Queue[Any] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self.buffer_bytes = buffer_bytes  # sends wait while the client has more than this unread
+        self.unread_bytes = 0
+        self.accepted = False
+        self.rejected_status: int | None = None
+        self.app_closed = False
+        self.peer_closed = False
+        self.peer_close_delivered = False
+        self.violations: list[BaseException] = []
+
+    def _violation(self, exc: BaseException) -> None:
+        self.violations.append(exc)
+        raise exc
+
+    async def accept(self) -> FakeWebSocketTransport:
+        if self.accepted or self.rejected_status is not None:
+            raise RSGIProtocolError()
+        self.accepted = True
+        self._emit(("accept",))
+        return FakeWebSocketTransport(self)
+
+    def close(self, status: int | None = None) -> None:
+        if not self.accepted:
+            if self.rejected_status is not None:
+                return
+            if type(status) is not int or not 100 <= status <= 599:
+                self._violation(
+                    AssertionError(
+                        f"close({status!r}) before accept(): Granian needs an HTTP status here"
+                        " (<= 2.8.5 panics with InvalidStatusCode and the worker dies)"
+                    )
+                )
+            self.rejected_status = status
+            self._emit(("reject", status))
+            return
+        if self.app_closed:
+            return
+        self.app_closed = True
+        self._room.set()
+        self._inbound.put_nowait(_APP_CLOSED)  # a pending receive() fails
+        self._emit(("close", None))  # no code reaches the client after accept()
+
+    # -- the client side (called on the loop) ----------------------------------------------------------
+
+    def client_send(self, data: str | bytes) -> None:
+        if self.peer_closed or self.app_closed:
+            return
+        self._inbound.put_nowait((2, data) if isinstance(data, str) else (1, bytes(data)))
+
+    def client_close(self) -> None:
+        if self.peer_closed:
+            return
+        self.peer_closed = True
+        self._room.set()
+        self._inbound.put_nowait(_PEER_CLOSED)
+
+    def client_consumed(self, n: int) -> None:
+        self.unread_bytes -= n
+        self._room.set()
+
+    def app_ended(self) -> None:
+        """Granian's part when the app coroutine returns: ``close(None)``."""
+        if not self.accepted and self.rejected_status is None:
+            self.violations.append(
+                AssertionError(
+                    "the app ended before accept() without close(status): Granian <= 2.8.5 kills the worker"
+                    " here (2.8.7 answers 403)"
+                )
+            )
+            self.rejected_status = 403
+            self._emit(("reject", 403))
+        elif self.accepted and not self.app_closed:
+            self.app_closed = True
+            if not self.peer_closed:
+                self._emit(("close", None))
+
+
+class RSGIWebSocketSession:
+    """A client WebSocket to an app served by :class:`RSGITestClient` (use ``client.websocket_connect``).
+
+    The API follows Starlette's ``WebSocketTestSession``: ``send_text``, ``send_bytes``, ``send_json``,
+    ``receive_text``, ``receive_bytes``, ``receive_json``, ``close``. Receiving after the server closed raises
+    :class:`WebSocketClosed`; a refused handshake raises :class:`WebSocketRejected` from ``websocket_connect``.
+    """
+
+    def __init__(self, client: RSGITestClient, scope: RSGIScope, timeout: float) -> None:
+        self._client = client
+        self._scope = scope
+        self._timeout = timeout
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._loop = client.loop
+        self._future: concurrent.futures.Future[None] | None = None
+        self.protocol: FakeWebSocketProtocol | None = None
+        self.closed_by_server = False
+        self._closed = False
+
+    def _start(self) -> None:
+        self.protocol = FakeWebSocketProtocol(self._events.put)
+        self._future = asyncio.run_coroutine_threadsafe(self._client._run_ws(self._scope, self.protocol), self._loop)
+        event = self._next_event()
+        if event[0] == "reject":
+            self._finish()
+            raise WebSocketRejected(event[1])
+        if event[0] != "accept":
+            self._finish()
+            raise AssertionError(f"unexpected event before the handshake completed: {event!r}")
+
+    def _next_event(self, timeout: float | None = None) -> tuple[Any, ...]:
+        try:
+            return self._events.get(timeout=self._timeout if timeout is None else timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no WebSocket event from the app within {self._timeout}s") from None
+
+    def _call(self, func: Callable[..., None], *args: Any) -> None:
+        self._loop.call_soon_threadsafe(func, *args)
+
+    # -- sending --------------------------------------------------------------------------------------------
+
+    def send_text(self, data: str) -> None:
+        assert self.protocol is not None
+        self._call(self.protocol.client_send, data)
+
+    def send_bytes(self, data: bytes) -> None:
+        assert self.protocol is not None
+        self._call(self.protocol.client_send, bytes(data))
+
+    def send(self, data: str | bytes) -> None:
+        self.send_text(data) if isinstance(data, str) else self.send_bytes(data)
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        text = json.dumps(data, separators=(",", ":"))
+        self.send_text(text) if mode == "text" else self.send_bytes(text.encode())
+
+    # -- receiving ------------------------------------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None) -> str | bytes:
+        """The next message (``str`` or ``bytes``). Raises :class:`WebSocketClosed` once the server closed."""
+        if self.closed_by_server:
+            raise WebSocketClosed()
+        event = self._next_event(timeout)
+        if event[0] in ("text", "bytes"):
+            assert self.protocol is not None
+            self._call(self.protocol.client_consumed, len(event[1]))
+            return event[1]  # type: ignore[no-any-return]
+        self.closed_by_server = True
+        raise WebSocketClosed()
+
+    def receive_text(self, timeout: float | None = None) -> str:
+        data = self.receive(timeout)
+        assert isinstance(data, str), f"expected a text message, got {data!r:.80}"
+        return data
+
+    def receive_bytes(self, timeout: float | None = None) -> bytes:
+        data = self.receive(timeout)
+        assert isinstance(data, bytes), f"expected a binary message, got {data!r:.80}"
+        return data
+
+    def receive_json(self, timeout: float | None = None) -> Any:
+        return json.loads(self.receive(timeout))
+
+    # -- closing -------------------------------------------------------------------------------------------
+
+    def close(self, code: int = 1000) -> None:
+        """Close from the client side (Granian does not pass ``code`` to the app: kind 0 has none)."""
+        if not self._closed and self.protocol is not None:
+            self._call(self.protocol.client_close)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._future is not None:
+                try:
+                    self._future.result(self._client.app_timeout)
+                except concurrent.futures.TimeoutError:
+                    raise AssertionError(f"the WebSocket app did not end within {self._client.app_timeout}s") from None
+        finally:
+            self._client._release_loop_thread()
+        if self.protocol is not None and self.protocol.violations:
+            raise self.protocol.violations[0]
+        if self._client.last_exception is not None and self._client.raise_server_exceptions:
+            raise self._client.last_exception
+
+    def __enter__(self) -> RSGIWebSocketSession:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------
 # The RSGI test client
 # --------------------------------------------------------------------------------------------------
 
@@ -473,6 +782,9 @@ class RSGITestClient(httpx.Client):
         self.last_scope: RSGIScope | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._entered = False
+        # While WebSocket sessions are open the loop runs in this thread and requests are submitted to it.
+        self._loop_thread: threading.Thread | None = None
+        self._open_sessions = 0
 
     # -- loop and lifecycle ------------------------------------------------------------------------------
 
@@ -509,6 +821,7 @@ class RSGITestClient(httpx.Client):
             super().__exit__(exc_type, exc_value, traceback)
 
     def _close_loop(self) -> None:
+        self._stop_loop_thread()
         loop, self._loop = self._loop, None
         if loop is None or loop.is_closed():
             return
@@ -576,7 +889,10 @@ class RSGITestClient(httpx.Client):
     def _handle(self, request: httpx.Request) -> httpx.Response:
         scope, proto = self._build(request)
         self.last_scope, self.last_protocol, self.last_exception = scope, proto, None
-        self.loop.run_until_complete(self._run(scope, proto))
+        if self._loop_thread is not None:  # WebSocket sessions keep the loop running in its own thread
+            asyncio.run_coroutine_threadsafe(self._run(scope, proto), self.loop).result()
+        else:
+            self.loop.run_until_complete(self._run(scope, proto))
         status, headers, body, kind = proto.wire_response()
         if proto.violations:
             raise proto.violations[0]
@@ -595,3 +911,77 @@ class RSGITestClient(httpx.Client):
             request=request,
             extensions={"rsgi.kind": kind, "http_version": b"HTTP/1.1"},
         )
+
+    # -- websockets --------------------------------------------------------------------------------------
+
+    def websocket_connect(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        subprotocols: list[str] | None = None,
+        timeout: float = 10.0,
+    ) -> RSGIWebSocketSession:
+        """Open a WebSocket to the app over the fake Granian websocket protocol.
+
+        Use it as a context manager (``with client.websocket_connect("/ws") as ws:``); leaving the block
+        closes the connection from the client side and waits for the app to end.
+
+        Raises:
+            WebSocketRejected: the app refused the handshake (``.status_code`` is the HTTP status).
+        """
+        target = httpx.URL(self.base_url.join(url))
+        raw_path = target.raw_path.decode("ascii").split("?", 1)[0]
+        items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        given = {k.lower() for k, _ in items}
+        defaults = [("host", target.netloc.decode("ascii")), ("connection", "upgrade"), ("upgrade", "websocket"),
+                    ("sec-websocket-version", "13"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")]  # fmt: skip
+        items = [(k, v) for k, v in defaults if k not in given] + items
+        if subprotocols:
+            items.append(("sec-websocket-protocol", ", ".join(subprotocols)))
+        scope = RSGIScope(
+            method="GET",
+            path=unquote(raw_path, errors="replace"),
+            query_string=target.query.decode("ascii"),
+            headers=RSGIHeaders([(k.lower(), v) for k, v in items]),
+            scheme=target.scheme if target.scheme in ("http", "https") else "http",  # RSGI has no ws/wss
+            proto="ws",
+            server=self.server_addr,
+            client=self.client_addr,
+        )
+        self.last_exception = None
+        self._start_loop_thread()
+        session = RSGIWebSocketSession(self, scope, timeout)
+        session._start()
+        return session
+
+    async def _run_ws(self, scope: RSGIScope, proto: FakeWebSocketProtocol) -> None:
+        entry = getattr(self.app, "__rsgi__", None) or self.app
+        try:
+            if self.app_timeout is None:
+                await entry(scope, proto)
+            else:
+                await asyncio.wait_for(entry(scope, proto), self.app_timeout)
+        except Exception as exc:  # Granian logs it and closes the connection
+            self.last_exception = exc
+        finally:
+            proto.app_ended()
+
+    def _start_loop_thread(self) -> None:
+        self._open_sessions += 1
+        if self._loop_thread is None:
+            loop = self.loop
+            self._loop_thread = threading.Thread(target=loop.run_forever, name="rsgi-test-loop", daemon=True)
+            self._loop_thread.start()
+
+    def _release_loop_thread(self) -> None:
+        self._open_sessions -= 1
+        if self._open_sessions <= 0:
+            self._open_sessions = 0
+            self._stop_loop_thread()
+
+    def _stop_loop_thread(self) -> None:
+        thread, self._loop_thread = self._loop_thread, None
+        if thread is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            thread.join(10)

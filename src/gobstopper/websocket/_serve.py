@@ -91,7 +91,7 @@ async def _finish(app: Any, websocket: WebSocket | None, channel: WebSocketChann
                 websocket._state = CLOSED
             await channel.refuse(status)
         elif websocket._state == OPEN:
-            await websocket._close(INTERNAL_ERROR if failed else NORMAL_CLOSURE, "", flush=not failed)
+            await websocket._close(INTERNAL_ERROR if failed else NORMAL_CLOSURE, "", flush=True)
         if websocket is not None:
             await websocket._teardown()
     except Exception:  # pragma: no cover - refuse/shut never raise; keep the server alive regardless

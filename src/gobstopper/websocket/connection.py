@@ -659,6 +659,10 @@ class WebSocket:
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        # Finished tasks hold their frames (through a cancellation's traceback), and the frames the
+        # connection: drop them so nothing outlives the handler by a reference cycle.
+        self._tasks = []
+        self._closer = None
 
     # -- the connection's tasks ------------------------------------------------------------------------------
 
