@@ -23,10 +23,15 @@ from .http.errors import (
 from .http.file_storage import FileStorage, secure_filename
 from .http.helpers import abort, jsonify, make_response, send_file, send_from_directory
 from .http.negotiation import negotiate, negotiate_response
+from .http.notifications import clear_notifications, get_notifications, notification, peek_notifications
 from .http.problem import problem
 from .http.request import Request
 from .http.response import FileResponse, JSONResponse, Response, StreamResponse, redirect
-from .middleware import LimitsMiddleware, StaticFileMiddleware
+from .middleware import CORSMiddleware, LimitsMiddleware, SecurityMiddleware, StaticFileMiddleware
+from .sessions import FileSessionStorage, MemorySessionStorage
+from .utils.idempotency import use_idempotency
+from .utils.rate_limiter import TokenBucketLimiter, rate_limit
+from .utils.redirects import is_safe_redirect
 
 __version__ = "0.6.0"
 
@@ -34,28 +39,40 @@ __all__ = [
     "BadRequest",
     "Blueprint",
     "BodyValidationError",
+    "CORSMiddleware",
     "FileResponse",
+    "FileSessionStorage",
     "FileStorage",
     "Gobstopper",
     "HTTPException",
     "JSONResponse",
     "LimitsMiddleware",
+    "MemorySessionStorage",
     "NotFound",
     "Request",
     "RequestTooLarge",
     "Response",
+    "SecurityMiddleware",
     "StaticFileMiddleware",
     "StreamResponse",
+    "TokenBucketLimiter",
     "UnsupportedMediaType",
-    "__version__",
     "abort",
+    "clear_notifications",
+    "get_notifications",
+    "is_safe_redirect",
     "jsonify",
     "make_response",
     "negotiate",
     "negotiate_response",
+    "notification",
+    "peek_notifications",
     "problem",
+    "rate_limit",
     "redirect",
     "secure_filename",
     "send_file",
     "send_from_directory",
+    "use_idempotency",
+    "__version__",
 ]
