@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,7 +167,6 @@ def test_micro_benchmark_checks_each_lookup() -> None:
 
 
 @pytest.mark.servers
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/setup installs it)")
 def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     result = subprocess.run(
