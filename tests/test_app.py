@@ -584,3 +584,45 @@ def test_dates_and_uuids_in_json(app: Gobstopper) -> None:
         return {"d": datetime.date(2024, 1, 2)}
 
     assert TestClient(app).get("/").json() == {"d": "2024-01-02"}
+
+
+def test_middleware_class_with_options(app: Gobstopper) -> None:
+    class Tag:
+        def __init__(self, value: str = "default") -> None:
+            self.value = value
+
+        async def __call__(self, request, call_next):
+            response = await call_next(request)
+            response.headers["X-Tag"] = self.value
+            return response
+
+    app.add_middleware(Tag, value="configured")
+
+    @app.get("/")
+    async def index(request):
+        return "x"
+
+    assert TestClient(app).get("/").headers["x-tag"] == "configured"
+    with pytest.raises(TypeError):
+        app.add_middleware(Tag(), value="nope")
+
+
+def test_shutdown_closes_open_websockets_with_1001(app: Gobstopper) -> None:
+    from gobstopper.websocket import WebSocketManager
+
+    closed = []
+
+    @app.websocket("/ws")
+    async def ws(websocket):
+        await websocket.accept()
+        app.websocket_manager.add_connection("one", websocket)
+        async for _ in websocket:
+            pass
+        closed.append(websocket.close_code)
+
+    assert isinstance(app.websocket_manager, WebSocketManager)
+    with TestClient(app) as client, client.websocket_connect("/ws") as session:
+        session.send_text("hello")
+        client.portal.call(app.shutdown, 1)
+        message = session.receive()
+        assert message == {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}

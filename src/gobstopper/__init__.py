@@ -32,6 +32,7 @@ from .sessions import FileSessionStorage, MemorySessionStorage
 from .utils.idempotency import use_idempotency
 from .utils.rate_limiter import TokenBucketLimiter, rate_limit
 from .utils.redirects import is_safe_redirect
+from .websocket import WebSocket, WebSocketDisconnect, WebSocketManager, WebSocketMessage
 
 __version__ = "0.6.0"
 
@@ -57,6 +58,10 @@ __all__ = [
     "StreamResponse",
     "TokenBucketLimiter",
     "UnsupportedMediaType",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketManager",
+    "WebSocketMessage",
     "abort",
     "clear_notifications",
     "get_notifications",

@@ -149,14 +149,17 @@ class Scaffold:
         self._changed()
         return func
 
-    def add_middleware(self, middleware: Any, priority: int = 0) -> None:
+    def add_middleware(self, middleware: Any, priority: int = 0, **options: Any) -> None:
         """Wrap request handling in ``middleware(request, call_next)`` (sync or async).
 
-        A class is instantiated with no arguments. Higher ``priority`` runs first (outermost); equal priorities
-        run in registration order. App middleware wraps blueprint middleware, which wraps the handler.
+        A class is instantiated with ``options`` (``add_middleware(SecurityMiddleware, session_storage=s)``).
+        Higher ``priority`` runs first (outermost); equal priorities run in registration order. App middleware
+        wraps blueprint middleware, which wraps the handler.
         """
         if isinstance(middleware, type):
-            middleware = middleware()
+            middleware = middleware(**options)
+        elif options:
+            raise TypeError("options are for a middleware class; pass a configured instance as is")
         if not callable(middleware):
             raise TypeError(f"middleware must be callable(request, call_next), not {middleware!r}")
         self.middleware.append(MiddlewareEntry(middleware, priority))

@@ -33,8 +33,10 @@ from ..http.request import (
     Request,
 )
 from ..http.response import FILE, Response, json_response, redirect
-from ..websocket._channel import WebSocketChannel
+from ..websocket._channel import GOING_AWAY, WebSocketChannel
 from ..websocket._serve import serve as _serve_websocket
+from ..websocket.connection import OPEN as WS_OPEN
+from ..websocket.manager import WebSocketManager
 from ._entry import ServerEntry
 from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
@@ -111,9 +113,18 @@ class Gobstopper(ServerEntry, Scaffold):
         self._inflight = 0
         self._drained: asyncio.Event | None = None
         self._adapters: dict[str, Any] = {}
+        self._websockets: set[Any] = set()
+        self._websocket_manager: WebSocketManager | None = None
 
     def __repr__(self) -> str:
         return f"<Gobstopper {self.name!r}>"
+
+    @property
+    def websocket_manager(self) -> WebSocketManager:
+        """A :class:`~gobstopper.websocket.WebSocketManager` for this app (rooms and broadcast), made on first use."""
+        if self._websocket_manager is None:
+            self._websocket_manager = WebSocketManager()
+        return self._websocket_manager
 
     @property
     def slash_policy(self) -> str:
@@ -364,6 +375,7 @@ class Gobstopper(ServerEntry, Scaffold):
             timeout = float(os.environ.get("GOBSTOPPER_SHUTDOWN_TIMEOUT", "10"))
         self._serving = False
         self._stopped = True
+        await self._close_websockets()
         if self._inflight:
             self._drained = asyncio.Event()
             try:
@@ -380,6 +392,15 @@ class Gobstopper(ServerEntry, Scaffold):
         for _, sub in self._mounts:
             await sub.shutdown(timeout)
         self._startup_done = 0
+
+    async def _close_websockets(self) -> None:
+        # Open WebSockets are told the server is going away (1001; RSGI cannot carry the code, see
+        # docs/websockets.md) before the drain, so clients reconnect elsewhere instead of hanging.
+        open_sockets = [ws for ws in list(self._websockets) if ws._state == WS_OPEN]
+        if open_sockets:
+            await asyncio.gather(
+                *(ws.close(GOING_AWAY, "server shutting down") for ws in open_sockets), return_exceptions=True
+            )
 
     # -- dispatch --------------------------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ async def serve(app: Gobstopper, request: Request, channel: WebSocketChannel) ->
         if status:
             return
         websocket = WebSocket(request, channel, params, settings)
+        target._websockets.add(websocket)  # so shutdown can close it (1001)
         rv = route.handler(websocket, **params)
         if inspect.isawaitable(rv):
             await rv
@@ -81,6 +82,8 @@ async def serve(app: Gobstopper, request: Request, channel: WebSocketChannel) ->
             "unhandled exception in WebSocket %s", request.path, exc_info=(type(exc), exc, exc.__traceback__)
         )
     finally:
+        if websocket is not None:
+            target._websockets.discard(websocket)
         await _finish(target, websocket, channel, status, failed)
 
 
