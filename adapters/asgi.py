@@ -126,9 +126,24 @@ class ASGIWebSocketChannel:
         """Nothing to free here: the server owns the connection (same shape as the RSGI channel)."""
 
 
+_encoded_types: dict[str, tuple[bytes, bytes]] = {}
+
+
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
     # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
-    return [(n.encode("latin-1"), v.encode()) for n, v in headers if not (skip_length and n == "content-length")]
+    encoded = []
+    for name, value in headers:
+        if name == "content-type":
+            # An app uses a handful of content types: encode each once.
+            pair = _encoded_types.get(value)
+            if pair is None:
+                pair = (b"content-type", value.encode())
+                if len(_encoded_types) < 256:
+                    _encoded_types[value] = pair
+            encoded.append(pair)
+        elif not (skip_length and name == "content-length"):
+            encoded.append((name.encode("latin-1"), value.encode()))
+    return encoded
 
 
 class ASGIAdapter:
@@ -156,7 +171,7 @@ class ASGIAdapter:
                 body = body.encode()
             headers = _encode_headers(response.raw_headers)
             if response.status not in _NO_BODY_STATUSES:
-                headers.append((b"content-length", str(len(body)).encode()))
+                headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         elif kind is FILE:

@@ -26,7 +26,8 @@ class ServerEntry:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """ASGI entry point (uvicorn, ``granian --interface asgi``, httpx/TestClient)."""
-        await self._adapter("asgi")(scope, receive, send)
+        adapter = self._adapters.get("asgi") or self._adapter("asgi")
+        await adapter(scope, receive, send)
 
     @property
     def __rsgi__(self) -> Any:
