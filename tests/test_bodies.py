@@ -473,3 +473,70 @@ def test_app_limit_none_means_unlimited(tmp_path: Path) -> None:
     app.max_body_bytes = None
     with TestClient(app) as c:
         assert c.post("/data", content=b"x" * (DEFAULT_MAX_BODY_BYTES + 1)).json()["limit"] is None
+
+
+# -- the reference's synchronous parse_multipart ------------------------------------------------------------
+
+
+def test_reference_parse_multipart_example_runs_as_written(tmp_path) -> None:
+    import os
+
+    from gobstopper import Gobstopper, Request
+    from gobstopper.testing import TestClient
+
+    app = Gobstopper("profile")
+    os.makedirs(tmp_path / "uploads", exist_ok=True)
+    cwd = os.getcwd()
+
+    @app.post("/profile")
+    async def update_profile(request: Request):
+        # Get form data
+        body = await request.get_data()
+        content_type = request.headers.get("content-type", "")
+        from gobstopper.http.multipart import parse_multipart
+
+        form, files = parse_multipart(body, content_type)
+
+        # Access form fields
+        name = form.get("name", [""])[0]
+
+        # Access file
+        avatar = files.get("avatar")
+        if avatar:
+            avatar.save(f"uploads/{name}_avatar.jpg")
+
+        return {"name": name, "avatar": bool(avatar)}
+
+    os.chdir(tmp_path)
+    try:
+        r = TestClient(app).post("/profile", data={"name": "ada"}, files={"avatar": ("me.jpg", b"JPEG")})
+    finally:
+        os.chdir(cwd)
+    assert r.json() == {"name": "ada", "avatar": True}
+    assert (tmp_path / "uploads" / "ada_avatar.jpg").read_bytes() == b"JPEG"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("multipart/form-data", b"", 400),
+        ("text/plain", b"x", 415),
+        ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n", 400),
+    ],
+)
+def test_parse_multipart_refuses_malformed_bodies(content_type: str, body: bytes, status: int) -> None:
+    from gobstopper.http.errors import HTTPException
+    from gobstopper.http.multipart import parse_multipart
+
+    with pytest.raises(HTTPException) as info:
+        parse_multipart(body, content_type)
+    assert info.value.status_code == status
+
+
+def test_parse_multipart_caps_fields() -> None:
+    from gobstopper.http.errors import BadRequest
+    from gobstopper.http.multipart import parse_multipart
+
+    parts = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n" % i for i in range(1001))
+    with pytest.raises(BadRequest):
+        parse_multipart(parts + b"--b--\r\n", "multipart/form-data; boundary=b")
