@@ -24,10 +24,16 @@ class ServerEntry:
             adapter = self._adapters[protocol] = adapter_class(self)
         return adapter
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """ASGI entry point (uvicorn, ``granian --interface asgi``, httpx/TestClient)."""
+    @property
+    def __call__(self) -> Any:
+        """ASGI entry point (uvicorn, ``granian --interface asgi``, httpx/TestClient).
+
+        A property on purpose: ``app(scope, receive, send)`` looks ``__call__`` up on the class and calls what
+        the descriptor returns, here the adapter's own coroutine function, so no extra coroutine frame runs per
+        request; and ``inspect.iscoroutinefunction(app.__call__)`` stays true for servers that check it.
+        """
         adapter = self._adapters.get("asgi") or self._adapter("asgi")
-        await adapter(scope, receive, send)
+        return adapter.__call__
 
     @property
     def __rsgi__(self) -> Any:
