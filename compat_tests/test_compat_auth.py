@@ -75,3 +75,10 @@ def test_forged_cookie_is_anonymous(target: Target, ref: Target) -> None:
     r = target.get("/me", headers=headers)
     assert r.status == 401, r
     assert_same(r, ref.get("/me", headers=headers))
+
+
+def test_no_server_software_is_named(target: Target) -> None:
+    # HARDENING row 39: SecurityMiddleware replaces the server's own Server header (Granian's "server: granian";
+    # uvicorn runs with --no-server-header, as `gobstopper run` starts it).
+    r = target.get("/")
+    assert [v for v in r.header_list("server") if v.strip()] == [], r

@@ -329,3 +329,26 @@ def test_notifications_need_a_session() -> None:
 
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/").status_code == 500
+
+
+def test_server_header_is_replaced_by_default() -> None:
+    from gobstopper import Gobstopper
+    from gobstopper.middleware import SecurityMiddleware
+    from gobstopper.testing import RSGITestClient, TestClient
+
+    app = Gobstopper("srv")
+    app.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False))
+
+    @app.get("/")
+    async def index(request):
+        return "x"
+
+    # An empty value is what stops Granian from adding "server: granian" (checked on real Granian); the same
+    # bytes go out under ASGI.
+    with RSGITestClient(app) as client:
+        assert client.get("/").headers.get_list("server") == [""]
+    assert [v for v in TestClient(app).get("/").headers.get_list("server") if v] == []
+    kept = Gobstopper("kept")
+    kept.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False, server_header=None))
+    kept.get("/")(index)
+    assert "server" not in TestClient(kept).get("/").headers

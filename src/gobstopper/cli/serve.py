@@ -157,4 +157,5 @@ def run_uvicorn(config: ServeConfig) -> None:
         log_level=config.log_level,
         access_log=config.access_log,
         app_dir=wd,
+        server_header=False,  # no "server: uvicorn": the app decides (SecurityMiddleware sends none by default)
     )

@@ -135,6 +135,10 @@ class SecurityMiddleware:
         csrf_field_name: form field carrying the token.
         frame_options: ``X-Frame-Options`` (``DENY``; ``None`` disables).
         permissions_policy: ``Permissions-Policy`` value, if any.
+        server_header: the ``Server`` header to send instead of the server's own. The default ``""`` names no
+            software: Granian (RSGI and ASGI) then sends no ``server: granian``; uvicorn adds its own unless
+            started with ``--no-server-header``, as ``gobstopper run`` does. ``None`` leaves the server's header
+            alone.
     """
 
     def __init__(
@@ -168,6 +172,7 @@ class SecurityMiddleware:
         csrf_field_name: str = "csrf_token",
         frame_options: str | None = "DENY",
         permissions_policy: str | None = None,
+        server_header: str | None = "",
     ) -> None:
         if secret_key is None:
             secret_key = secrets.token_bytes(32)
@@ -224,6 +229,8 @@ class SecurityMiddleware:
             ("permissions-policy", permissions_policy),
         ]
         self._static_headers = [(n, v) for n, v in headers if v]
+        if server_header is not None:
+            self._static_headers.append(("server", server_header))
         hsts = f"max-age={int(hsts_max_age)}" + ("; includeSubDomains" if hsts_include_subdomains else "")
         self._hsts = hsts if hsts_max_age > 0 else None
         self.__name__ = "security"
