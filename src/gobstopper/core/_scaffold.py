@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -48,7 +49,7 @@ def normalize_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(result)
 
 
-class Scaffold:
+class Scaffold(ABC):
     """Decorators to register routes, hooks and middleware; subclasses decide what registering means."""
 
     def __init__(self) -> None:
@@ -56,7 +57,8 @@ class Scaffold:
         self.after_request_funcs: list[Callable[..., Any]] = []
         self.middleware: list[MiddlewareEntry] = []
 
-    # Subclasses implement these two.
+    # What registering means is the subclass's: the app registers at once, a blueprint records for later.
+    @abstractmethod
     def _add_route(
         self,
         path: str,
@@ -64,12 +66,12 @@ class Scaffold:
         handler: Callable[..., Any],
         name: str | None,
         options: dict[str, Any],
-    ) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+    ) -> Any: ...
 
-    def _add_websocket(self, path: str, handler: Callable[..., Any], name: str | None) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+    @abstractmethod
+    def _add_websocket(self, path: str, handler: Callable[..., Any], name: str | None) -> Any: ...
 
+    @abstractmethod
     def _changed(self) -> None:
         """Hooks or middleware changed: cached request pipelines must be rebuilt."""
 
