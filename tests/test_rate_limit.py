@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 import uuid
 from typing import Any
 
 import pytest
+from _services import service_url
 
 from gobstopper import Gobstopper
 from gobstopper.testing import TestClient
@@ -18,16 +18,6 @@ from gobstopper.utils.rate_limiter import (
     TokenBucketLimiter,
     rate_limit,
 )
-
-
-def service_url(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    message = f"{name} is not set: run the suite with scripts/test, which starts Redis and PostgreSQL"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 class Clock:

@@ -7,7 +7,6 @@ server fails instead of skipping.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
+from _services import service_url
 
 from gobstopper import Gobstopper
 from gobstopper.middleware.security import SecurityMiddleware
@@ -25,16 +25,6 @@ from gobstopper.testing import TestClient
 
 KEY = "k" * 32
 BACKENDS = ["memory", "file", "redis", "postgres"]
-
-
-def service_url(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    message = f"{name} is not set: run the suite with scripts/test, which starts Redis and PostgreSQL"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 class Spy(AsyncBaseSessionStorage):
