@@ -14,6 +14,11 @@ Usage::
     .venv/bin/python benchmarks/run.py --smoke               # 1 pair, no warm-up (a quick check, not a measurement)
     .venv/bin/python benchmarks/run.py --scenarios routes1000,typed1000 --pairs 20 --json out.json
     .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
+    .venv/bin/python benchmarks/run.py --emmett --only granian-rsgi --scenarios plaintext,json   # + Emmett
+
+``--emmett`` adds Emmett (an RSGI-native framework, not a dependency of the project) as a baseline under granian
+rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
+with the project's granian and uvloop versions when pip accepts them, and served from there.
 
 The output format is kept stable so runs can be compared over time (``gobstopper benchmark v2``).
 """
@@ -89,6 +94,7 @@ class Framework:
     target: str
     interfaces: tuple[str, ...]  # "rsgi", "asgi"
     env: tuple[tuple[str, str], ...] = ()
+    python: Path | None = None  # the interpreter that serves it; None: this one (the project's virtualenv)
 
 
 @dataclass(frozen=True)
@@ -98,17 +104,18 @@ class ServerKind:
     name: str
     interface: str
 
-    def command(self, target: str, port: int) -> list[str]:
+    def command(self, target: str, port: int, python: str | None = None) -> list[str]:
         """Build the command line that serves ``target`` on ``port`` with one worker.
 
         Args:
             target: ``module:attribute`` importable from the working directory.
             port: TCP port on 127.0.0.1.
+            python: The interpreter to run the server with (default: this one).
 
         Returns:
             The argv list.
         """
-        py = sys.executable
+        py = python or sys.executable
         if self.name.startswith("granian"):
             return [
                 py, "-m", "granian", "--interface", self.interface, "--host", HOST, "--port", str(port),
@@ -122,6 +129,16 @@ class ServerKind:
 
 
 _APPS, _BASE = HERE / "apps", HERE / "baselines"
+#: ``--emmett``: Emmett's own virtualenv (gitignored), made on demand, so that its pins never touch the project's.
+EMMETT_VENV = HERE / ".emmett-venv"
+EMMETT_PYTHON = EMMETT_VENV / "bin" / "python"
+#: What ``--emmett`` installs there, pinned so that runs stay comparable (bump deliberately), with the orjson extra
+#: as in Emmett's TechEmpower entry. granian and uvloop are pinned at run time to the project's own versions; rloop
+#: is never installed (granian's ``auto`` loop would prefer it to uvloop).
+EMMETT_VERSIONS = {"emmett": "2.8.2", "emmett-core": "1.4.6"}
+EMMETT_REQUIREMENTS = tuple(
+    f"{name}{'[orjson]' if name == 'emmett' else ''}=={pin}" for name, pin in EMMETT_VERSIONS.items()
+)
 
 
 def _routes_app(routes: int, native: bool) -> Framework:
@@ -138,6 +155,7 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("starlette", _BASE, "starlette_app:app", ("asgi",)),
         Framework("raw-rsgi-file", _BASE, "raw_rsgi_static:app", ("rsgi",)),
         Framework("starlette-static", _BASE, "starlette_static:app", ("asgi",)),
+        Framework("emmett", _BASE, "emmett_app:app", ("rsgi",), python=EMMETT_PYTHON),  # only with --emmett
         Framework("gobstopper", _APPS, "gobstopper_app:app", ("rsgi", "asgi")),
         Framework("gob-static", _APPS, "gobstopper_static:app", ("rsgi", "asgi")),
         *(_routes_app(n, native) for n in (10, 1000) for native in (True, False)),
@@ -158,6 +176,12 @@ class Comparison:
     framework: str
     baseline: str
     target: float
+    strict: bool = False  # the ratio must be above the target ("ahead of"), not merely reach it
+
+    @property
+    def op(self) -> str:
+        """How the ratio is held against the target: ``>=``, or ``>`` for a strict target."""
+        return ">" if self.strict else ">="
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -192,10 +216,31 @@ COMPARISONS: tuple[Comparison, ...] = (
     *_static("static1m"),
 )
 
-#: (server, framework) pairs, in order of first use.
-PAIRS: tuple[tuple[str, str], ...] = tuple(
-    dict.fromkeys(p for c in COMPARISONS for p in ((c.server, c.framework), (c.server, c.baseline)))
+#: ``--emmett`` only: Gobstopper against Emmett under granian rsgi, "ahead of Emmett" (PERFORMANCE.md).
+EMMETT_COMPARISONS: tuple[Comparison, ...] = tuple(
+    Comparison(scenario, "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True) for scenario in ("plaintext", "json")
 )
+
+
+def all_comparisons(emmett: bool = False) -> tuple[Comparison, ...]:
+    """Every comparison in display order; with ``emmett``, each Emmett row follows its scenario's raw-rsgi row."""
+    if not emmett:
+        return COMPARISONS
+    out: list[Comparison] = []
+    for comp in COMPARISONS:
+        out.append(comp)
+        if (comp.server, comp.framework, comp.baseline) == ("granian-rsgi", "gobstopper", "raw-rsgi"):
+            out += [e for e in EMMETT_COMPARISONS if e.scenario == comp.scenario]
+    return tuple(out)
+
+
+def pairs_of(comparisons: Sequence[Comparison]) -> tuple[tuple[str, str], ...]:
+    """The (server, framework) pairs that ``comparisons`` need, in order of first use."""
+    return tuple(dict.fromkeys(p for c in comparisons for p in ((c.server, c.framework), (c.server, c.baseline))))
+
+
+#: (server, framework) pairs, in order of first use.
+PAIRS: tuple[tuple[str, str], ...] = pairs_of(COMPARISONS)
 
 # ----------------------------------------------------------------------------------------- measurements
 
@@ -263,6 +308,7 @@ class ComparisonResult:
         comp, ratios = self.comparison, self.pair_ratios
         ratio = None if self.missing or not ratios else statistics.median(ratios)
         quartiles = None if ratio is None else iqr(ratios)
+        meets = None if ratio is None else (ratio > comp.target if comp.strict else ratio >= comp.target)
         return {
             "scenario": comp.scenario,
             "server": comp.server,
@@ -271,7 +317,8 @@ class ComparisonResult:
             "ratio": ratio,
             "iqr": None if quartiles is None else list(quartiles),
             "target": comp.target,
-            "meets_target": None if ratio is None else ratio >= comp.target,
+            "target_op": comp.op,
+            "meets_target": meets,
             "pairs": len(ratios),
             "pair_ratios": ratios,
             "framework_median_rps": statistics.median(self.framework_rps) if self.framework_rps else None,
@@ -343,7 +390,7 @@ def spawn_server(server: str, framework: str, extra_env: dict[str, str]) -> Runn
     env = dict(os.environ, PYTHONUNBUFFERED="1", **extra_env)
     env.update(app.env)
     process = subprocess.Popen(
-        kind.command(app.target, port),
+        kind.command(app.target, port, None if app.python is None else str(app.python)),
         cwd=app.directory,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -684,6 +731,18 @@ def format_report(
         f"  native={'on' if meta['native'] else 'off'}",
         "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
+    emmett = meta.get("emmett")  # only with --emmett
+    if emmett:
+        lines.append(
+            "emmett (its own virtualenv): "
+            + "  ".join(f"{k} {v}" for k, v in emmett["versions"].items())
+            + (
+                "  (same granian as the other servers)"
+                if emmett["same_granian"]
+                else f"  ! NOT the granian of the other servers ({meta['versions'].get('granian')}): "
+                "its ratios compare two granian versions as well as two frameworks"
+            )
+        )
     if load:
         before, after = load.get("before"), load.get("after")
         lines.append(
@@ -702,10 +761,11 @@ def format_report(
         status = {True: "ok", False: "BELOW", None: "missing"}[row["meets_target"]]
         comparison = f"{row['framework']} / {row['baseline']}"
         spread = "" if row["iqr"] is None else f"{row['iqr'][0]:.2f}-{row['iqr'][1]:.2f}"
+        target = row.get("target_op", ">=") + format(row["target"], ".2f")
         cpu = _fmt_cpu(row.get("framework_cpu_us"), row.get("baseline_cpu_us"))
         lines.append(
             f"{row['scenario']:<10} {row['server']:<13} {comparison:<30} {_fmt_ratio(row['ratio']):>6} "
-            f"{spread:>10} {'>=' + format(row['target'], '.2f'):>7}  {status:<7} {row['pairs']:>5}  "
+            f"{spread:>10} {target:>7}  {status:<7} {row['pairs']:>5}  "
             f"{_fmt_ratio(row.get('cpu_ratio')):>5}  {cpu:>11}"
         )
     lines += [
@@ -754,6 +814,95 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+# ----------------------------------------------------------------------------------------------- emmett
+
+_VENV_VERSIONS = """\
+import importlib.metadata as m, json
+out = {}
+for name in ("emmett", "emmett-core", "granian", "uvloop", "orjson", "rloop"):
+    try:
+        out[name] = m.version(name)
+    except m.PackageNotFoundError:
+        out[name] = None
+print(json.dumps(out))
+"""
+
+
+def emmett_venv_versions() -> dict[str, str | None]:
+    """Versions of emmett, emmett-core, granian, uvloop, orjson and rloop in Emmett's virtualenv (None: absent)."""
+    result = subprocess.run(
+        [str(EMMETT_PYTHON), "-c", _VENV_VERSIONS], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def _pip_install(requirements: Sequence[str]) -> str | None:
+    """``pip install`` into Emmett's virtualenv; None on success, else the tail of pip's output."""
+    cmd = [str(EMMETT_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]
+    print("# --emmett: pip install " + " ".join(requirements), file=sys.stderr, flush=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode == 0:
+        return None
+    return "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def setup_emmett() -> dict[str, Any]:
+    """Make Emmett's virtualenv ready (``--emmett``): create it if missing, (re)install what differs.
+
+    Wanted there: :data:`EMMETT_REQUIREMENTS`, and the granian and uvloop versions this interpreter has (the other
+    servers run with them). Nothing is downloaded when those are already installed. If pip will not install Emmett
+    with this granian, Emmett is installed with a granian of its choosing, and the report says so. If pip fails
+    (no network, say) but some Emmett is installed, that one is used: the report prints its versions.
+
+    Returns:
+        The ``emmett`` entry of the report's meta: ``venv``, ``versions`` (as installed there) and ``same_granian``.
+
+    Raises:
+        RuntimeError: If the virtualenv cannot be made, or no Emmett is installed in it in the end.
+    """
+    granian, uvloop = _installed("granian"), _installed("uvloop")
+    if not EMMETT_PYTHON.exists():
+        print(f"# --emmett: creating {EMMETT_VENV}", file=sys.stderr, flush=True)
+        made = subprocess.run(
+            [sys.executable, "-m", "venv", str(EMMETT_VENV)], capture_output=True, text=True, timeout=300, check=False
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"could not create {EMMETT_VENV}: {(made.stdout + made.stderr).strip()}")
+    loop_pin = [f"uvloop=={uvloop}"] if uvloop else []
+    have = emmett_venv_versions()
+    if (
+        have["orjson"] is None
+        or any(have[name] != pin for name, pin in EMMETT_VERSIONS.items())
+        or (granian and have["granian"] != granian)
+        or (uvloop and have["uvloop"] != uvloop)
+    ):
+        problem = _pip_install([*EMMETT_REQUIREMENTS, *([f"granian=={granian}"] if granian else []), *loop_pin])
+        if problem:
+            print(f"! --emmett: pip could not install Emmett with granian {granian}:\n{problem}", file=sys.stderr)
+            problem = _pip_install([*EMMETT_REQUIREMENTS, *loop_pin])
+            if problem:
+                print(f"! --emmett: pip could not install Emmett:\n{problem}", file=sys.stderr)
+        have = emmett_venv_versions()
+    if have["emmett"] is None:
+        raise RuntimeError(f"Emmett is not installed in {EMMETT_VENV} (see pip's output above)")
+    if have["rloop"]:
+        print(
+            "! --emmett: rloop is installed there: granian's auto loop runs Emmett on it, not uvloop", file=sys.stderr
+        )
+    return {
+        "venv": str(EMMETT_VENV),
+        "versions": {name: v for name, v in have.items() if v},
+        "same_granian": have["granian"] == granian,
+    }
+
+
 # ------------------------------------------------------------------------------------------------- main
 
 
@@ -789,12 +938,14 @@ def select_pairs(only: str | None, pairs: Sequence[tuple[str, str]] = PAIRS) -> 
     return [p for p in pairs if p in selected]
 
 
-def select_comparisons(scenarios: Sequence[str], pairs: Sequence[tuple[str, str]]) -> list[Comparison]:
-    """The comparisons of ``scenarios`` whose two sides are both among ``pairs``, in :data:`COMPARISONS` order."""
+def select_comparisons(
+    scenarios: Sequence[str], pairs: Sequence[tuple[str, str]], comparisons: Sequence[Comparison] = COMPARISONS
+) -> list[Comparison]:
+    """The ``comparisons`` of ``scenarios`` whose two sides are both among ``pairs``, in the order given."""
     chosen = set(pairs)
     return [
         c
-        for c in COMPARISONS
+        for c in comparisons
         if c.scenario in scenarios and (c.server, c.framework) in chosen and (c.server, c.baseline) in chosen
     ]
 
@@ -820,6 +971,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
     )
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--emmett",
+        action="store_true",
+        help="also compare with Emmett under granian-rsgi (plaintext, json); installs it from PyPI into\n"
+        "benchmarks/.emmett-venv on first use, with the project's granian and uvloop versions",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.pairs, args.slice, args.warmup, args.micro_repeat, args.micro_number = 1, 1, 0, 1, 1000
@@ -829,11 +986,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
+    candidates = all_comparisons(args.emmett)
     try:
-        args.pairs_selected = select_pairs(args.only)
+        args.pairs_selected = select_pairs(args.only, pairs_of(candidates))
     except ValueError as exc:
-        parser.error(str(exc))
-    args.comparisons = select_comparisons(args.scenarios, args.pairs_selected)
+        hint = " (emmett needs --emmett)" if not args.emmett and "emmett" in (args.only or "") else ""
+        parser.error(str(exc) + hint)
+    args.comparisons = select_comparisons(args.scenarios, args.pairs_selected, candidates)
     if not args.comparisons:
         parser.error("no comparison has both sides selected by --only and --scenarios")
     return args
@@ -864,7 +1023,11 @@ def measure(
     results = {c.key: ComparisonResult(c) for c in comparisons}
     pairs = list(dict.fromkeys((srv, fw) for _, srv, fw in measurements))
     ok = True
-    with servers_running(pairs, {"BENCH_STATIC_DIR": str(static_dir)}) as (running, failed):
+    extra_env = {"BENCH_STATIC_DIR": str(static_dir)}
+    if any(fw == "emmett" for _, fw in pairs):  # Emmett makes folders in its app's root: keep them in the run's tmp
+        extra_env["BENCH_EMMETT_ROOT"] = str(static_dir / "emmett-root")
+        (static_dir / "emmett-root").mkdir(exist_ok=True)
+    with servers_running(pairs, extra_env) as (running, failed):
         bad: set[tuple[str, str, str]] = set()
         for key, m in measurements.items():
             pair = (m.server, m.framework)
@@ -932,6 +1095,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk'; see scripts/setup)", file=sys.stderr)
         return 2
+    emmett = None
+    if any("emmett" in (c.framework, c.baseline) for c in args.comparisons):
+        try:
+            emmett = setup_emmett()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            print(f"! --emmett: {exc}", file=sys.stderr)
+            return 1
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "mode": "smoke" if args.smoke else "full",
@@ -949,6 +1119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "loadavg": {"before": _loadavg(), "after": None},
     }
+    if emmett:
+        meta["emmett"] = emmett
     seconds = sum(
         2 * args.pairs * (args.slice if args.smoke else max(args.slice, SCENARIOS[c.scenario].min_slice))
         for c in args.comparisons

@@ -133,6 +133,64 @@ def test_ratio_rows_and_report() -> None:
     assert "python    1000  /json/42 (int)                 2500          -" in report
 
 
+def test_emmett_is_opt_in() -> None:
+    """``--emmett`` only adds comparisons (parsing alone never installs anything)."""
+    runner = load_runner()
+    rsgi_hello = ["--only", "granian-rsgi", "--scenarios", "plaintext,json"]
+    plain = runner.parse_args(rsgi_hello)
+    assert [(c.scenario, c.baseline) for c in plain.comparisons] == [("plaintext", "raw-rsgi"), ("json", "raw-rsgi")]
+    assert all(fw != "emmett" for _, fw in runner.PAIRS)
+    with_emmett = runner.parse_args(["--emmett", *rsgi_hello])
+    assert [(c.scenario, c.baseline) for c in with_emmett.comparisons] == [
+        ("plaintext", "raw-rsgi"),
+        ("plaintext", "emmett"),
+        ("json", "raw-rsgi"),
+        ("json", "emmett"),
+    ]
+    for comp in with_emmett.comparisons[1::2]:
+        assert (comp.server, comp.framework, comp.target, comp.strict, comp.op) == (
+            "granian-rsgi", "gobstopper", 1.0, True, ">"
+        )  # fmt: skip
+    assert runner.parse_args(["--emmett", "--scenarios", "routes1000"]).comparisons == runner.select_comparisons(
+        ["routes1000"], runner.PAIRS
+    )
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--only", "emmett,gobstopper"])  # emmett needs --emmett
+    # Emmett is served from its own virtualenv, with the same granian command line as the other RSGI apps.
+    emmett = runner.FRAMEWORKS["emmett"]
+    assert emmett.python == runner.EMMETT_VENV / "bin" / "python"
+    kind = runner.SERVERS["granian-rsgi"]
+    assert kind.command("emmett_app:app", 8000, str(emmett.python)) == [
+        str(emmett.python),
+        *kind.command("emmett_app:app", 8000)[1:],
+    ]
+    assert "benchmarks/.emmett-venv/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_emmett_report_rows() -> None:
+    runner = load_runner()
+    comp = runner.Comparison("json", "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True)
+    rows = []
+    for gob in (100.0, 120.0):
+        res = runner.ComparisonResult(comp)
+        res.add(runner.Slice(gob, None, None), runner.Slice(100.0, None, None))
+        rows.append(res.row())
+    assert [(r["ratio"], r["meets_target"], r["target_op"]) for r in rows] == [(1.0, False, ">"), (1.2, True, ">")]
+    meta = {
+        "format": 2, "slice": 1, "pairs": 1, "mode": "smoke", "native": True,
+        "versions": {"python": "3", "granian": "2.8.7"}, "micro": None,
+        "emmett": {"venv": "v", "versions": {"emmett": "2.8.2", "granian": "2.8.7"}, "same_granian": True},
+    }  # fmt: skip
+    report = runner.format_report(meta, {}, rows)
+    assert "json       granian-rsgi  gobstopper / emmett              1.00  1.00-1.00   >1.00  BELOW       1" in report
+    assert "1.20  1.20-1.20   >1.00  ok          1" in report
+    assert "emmett (its own virtualenv): emmett 2.8.2  granian 2.8.7  (same granian as the other servers)" in report
+    meta["emmett"] = {"venv": "v", "versions": {"emmett": "2.8.2", "granian": "3.0.0"}, "same_granian": False}
+    assert "granian 3.0.0  ! NOT the granian of the other servers (2.8.7)" in runner.format_report(meta, {}, rows)
+    del meta["emmett"]
+    assert "emmett (" not in runner.format_report(meta, {}, rows)
+
+
 def test_route_tables() -> None:
     runner = load_runner()
     table_mod = runner.load_routes_table()
