@@ -126,20 +126,32 @@ class ASGIWebSocketChannel:
         """Nothing to free here: the server owns the connection (same shape as the RSGI channel)."""
 
 
-_encoded_types: dict[str, tuple[bytes, bytes]] = {}
+# An app sends a handful of content types and body lengths: each header is encoded once and shared.
+_encoded_content_types: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_length_headers: dict[int, tuple[bytes, bytes]] = {}
+_CACHE_LIMIT = 256
+
+
+def _content_length(length: int) -> tuple[bytes, bytes]:
+    header = _length_headers.get(length)
+    if header is None:
+        header = (b"content-length", b"%d" % length)
+        if len(_length_headers) < _CACHE_LIMIT:
+            _length_headers[length] = header
+    return header
 
 
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
     # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
     encoded = []
-    for name, value in headers:
+    for header in headers:
+        name, value = header
         if name == "content-type":
-            # An app uses a handful of content types: encode each once.
-            pair = _encoded_types.get(value)
+            pair = _encoded_content_types.get(header)
             if pair is None:
                 pair = (b"content-type", value.encode())
-                if len(_encoded_types) < 256:
-                    _encoded_types[value] = pair
+                if len(_encoded_content_types) < _CACHE_LIMIT:
+                    _encoded_content_types[header] = pair
             encoded.append(pair)
         elif not (skip_length and name == "content-length"):
             encoded.append((name.encode("latin-1"), value.encode()))
@@ -169,10 +181,14 @@ class ASGIAdapter:
             body = response.body
             if type(body) is str:
                 body = body.encode()
-            headers = _encode_headers(response.raw_headers)
-            if response.status not in _NO_BODY_STATUSES:
-                headers.append((b"content-length", b"%d" % len(body)))
-            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            raw = response.raw_headers
+            # The common answer has just its content type, whose encoding is already known.
+            encoded = _encoded_content_types.get(raw[0]) if len(raw) == 1 else None
+            headers = [encoded] if encoded is not None else _encode_headers(raw)
+            status = response.status
+            if status not in _NO_BODY_STATUSES:
+                headers.append(_length_headers.get(len(body)) or _content_length(len(body)))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         elif kind is FILE:
             await self._send_file(scope, method, response, send)

@@ -102,6 +102,9 @@ class Gobstopper(ServerEntry, Scaffold):
         self._names: dict[str, Route] = {}
         self._mounts: list[tuple[str, Gobstopper]] = []
         self._router, self.rust_router_available = _native.new_router()
+        # Routes whose pattern has no parameter, by exact path then method: the router's own first step (static
+        # beats everything), answered before crossing into the router. Same result, a call fewer per request.
+        self._exact_routes: dict[str, dict[str, Route]] = {}
         self._ws_router, _ = _native.new_router(self.rust_router_available)
         self._fallback_pipeline: Endpoint | None = None
         self._startup_handlers: list[Callable[..., Any]] = []
@@ -180,6 +183,12 @@ class Gobstopper(ServerEntry, Scaffold):
             ),
         )
         self._insert(self._router, route, methods)
+        if all(segment.is_static for segment in segments):
+            exact = self._exact_routes.setdefault(path, {})
+            for method in methods:
+                exact[method.upper()] = route
+            if "GET" in exact:
+                exact.setdefault("HEAD", exact["GET"])  # an explicit HEAD route, registered later, replaces it
         self._remember_name(route)
         self.routes.append(route)
         return route
@@ -416,33 +425,40 @@ class Gobstopper(ServerEntry, Scaffold):
                 sub = self._mounted_app(request)
                 if sub is not None:
                     return await sub.handle(request)
-            # The router and the pipeline are called inline: one coroutine frame fewer per request.
-            status, found, params = self._router.match(request.method, request.path)
-            if status == FOUND:
-                request._route = found
+            # Routing, the pipeline and a plain handler run inline: one coroutine frame fewer per request.
+            method = request.method
+            exact = self._exact_routes.get(request.path)
+            route = exact.get(method) if exact is not None else None
+            if route is None:
+                status, route, params = self._router.match(method, request.path)
+                if status != FOUND:
+                    request._miss = (status, route, params)  # type: ignore[attr-defined]
+                    route = None
+            else:
+                params = None
+            if route is None:
+                response = await (self._fallback_pipeline or self._build_fallback())(request)
+            else:
+                request._route = route
                 request._params = params
-                direct = found.direct
-                if direct is not None:  # nothing around the handler: await it right here
+                direct = route.direct
+                if direct is None:
+                    response = await (route.pipeline or route.build())(request)
+                else:  # nothing around the handler: await it right here
                     try:
-                        if request.method in BODY_METHODS:
+                        if method in BODY_METHODS:
                             request.refuse_oversized_body()
                         rv = await (direct(request, **params) if params else direct(request))
                     except Exception as exc:
                         rv = await self.handle_exception(request, exc)
-                    kind = type(rv)
-                    if kind is dict:
+                    if type(rv) is dict:
                         response = json_response(rv)
                     elif isinstance(rv, Response):
                         response = rv
                     else:
                         response = to_response(rv)
-                else:
-                    response = await (found.pipeline or found.build())(request)
-            else:
-                request._miss = (status, found, params)  # type: ignore[attr-defined]
-                response = await (self._fallback_pipeline or self._build_fallback())(request)
             if response.kind is FILE and not response.prepared:  # type: ignore[attr-defined]
-                response = prepare_file(response, request.method, request.header)  # type: ignore[arg-type]
+                response = prepare_file(response, method, request.header)  # type: ignore[arg-type]
         except Exception as exc:
             response = await self.handle_exception(request, exc)
         finally:

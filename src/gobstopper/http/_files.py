@@ -33,7 +33,6 @@ def response_from_result(result: Any) -> Response:
         response.start = result.start
         response.end = result.end
         response.raw_headers = list(result.headers)
-        response._headers = None
         response.prepared = True
         return response
     if status == 404:

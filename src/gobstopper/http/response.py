@@ -32,19 +32,25 @@ json_encoder = msgspec.json.Encoder()
 Body = str | bytes
 
 
-_valid_content_types: dict[str, str] = {}
+_content_type_pairs: dict[str, tuple[str, str]] = {}
 
 
-def valid_content_type(value: str) -> str:
-    """``value`` once checked as a header value; the few distinct types an app uses are remembered."""
-    checked = _valid_content_types.get(value)
-    if checked is None:
-        checked = check_header("content-type", value)[1]
-        if len(_valid_content_types) < 256:
-            _valid_content_types[value] = checked
-    return checked
+def content_type_header(value: str) -> tuple[str, str]:
+    """The ``("content-type", value)`` pair, ``value`` checked as a header value.
+
+    An app uses a handful of content types: each pair is checked and built once, then shared by every response.
+    """
+    pair = _content_type_pairs.get(value)
+    if pair is None:
+        pair = check_header("content-type", value)
+        if len(_content_type_pairs) < 256:
+            _content_type_pairs[value] = pair
+    return pair
 
 
+_HTML_HEADER = ("content-type", HTML)
+_OCTET_HEADER = ("content-type", OCTET)
+_JSON_HEADER = ("content-type", JSON)
 _allocate = object.__new__
 
 
@@ -53,18 +59,18 @@ def json_response(data: Any) -> JSONResponse:
     response = _allocate(JSONResponse)
     response.body = json_encoder.encode(data)
     response.status = 200
-    response.raw_headers = [("content-type", JSON)]
-    response._headers = None
+    response.raw_headers = [_JSON_HEADER]
     return response
 
 
-def _coerce_body(body: Any) -> tuple[Body, str]:
+def _coerce_body(body: Any) -> tuple[Body, tuple[str, str]]:
+    # Subclasses and buffers become plain str/bytes; the pair is the default content-type header.
     if isinstance(body, str):
-        return str(body), HTML
+        return str(body), _HTML_HEADER
     if isinstance(body, (bytes, bytearray, memoryview)):
-        return bytes(body), OCTET
+        return bytes(body), _OCTET_HEADER
     if hasattr(body, "__html__"):
-        return str(body.__html__()), HTML
+        return str(body.__html__()), _HTML_HEADER
     raise TypeError(f"Response body must be str or bytes, not {type(body).__name__}; use JSONResponse for data")
 
 
@@ -91,9 +97,9 @@ class Response:
     """
 
     kind: ClassVar[str] = BYTES
-    # ``raw_headers`` is the wire list of (lower-case name, value) pairs; the ``headers`` view over it is only
-    # built when code asks for it, so a plain handler's response allocates one list and nothing else.
-    __slots__ = ("_headers", "body", "raw_headers", "status")
+    # ``raw_headers`` is the wire list of (lower-case name, value) pairs; ``headers`` is a view over it, built
+    # when code asks for it, so a plain handler's response allocates one list and nothing else.
+    __slots__ = ("body", "raw_headers", "status")
 
     def __init__(
         self,
@@ -104,27 +110,23 @@ class Response:
     ) -> None:
         kind = type(body)
         if kind is str:
-            default_type = HTML
+            header = _HTML_HEADER
         elif kind is bytes:
-            default_type = OCTET
+            header = _OCTET_HEADER
         else:
-            body, default_type = _coerce_body(body)
+            body, header = _coerce_body(body)
         self.body: Body = body
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
         if content_type is not None:
-            default_type = valid_content_type(content_type)
-        self.raw_headers = [("content-type", default_type)]
-        self._headers: ResponseHeaders | None = None
+            header = _content_type_pairs.get(content_type) or content_type_header(content_type)
+        self.raw_headers = [header]
         if headers:
             self.headers.update(headers)
 
     @property
     def headers(self) -> ResponseHeaders:
         """The headers: case-insensitive, repeated names kept (``headers.add``); values are validated."""
-        headers = self._headers
-        if headers is None:
-            headers = self._headers = ResponseHeaders.view(self.raw_headers)
-        return headers
+        return ResponseHeaders.view(self.raw_headers)  # stateless: every view edits raw_headers in place
 
     @property
     def status_code(self) -> int:
@@ -200,8 +202,7 @@ class JSONResponse(Response):
     ) -> None:
         self.body = json_encoder.encode(data)
         self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
-        self.raw_headers = [("content-type", JSON if content_type is None else valid_content_type(content_type))]
-        self._headers = None
+        self.raw_headers = [_JSON_HEADER if content_type is None else content_type_header(content_type)]
         if headers:
             self.headers.update(headers)
 
@@ -250,8 +251,7 @@ class FileResponse(Response):
         if content_type is None:
             # The static resolver's table (Rust and Python share it), so both paths type a file alike.
             content_type = guess_content_type(os.path.basename(self.path))
-        self.raw_headers = [("content-type", valid_content_type(content_type))]
-        self._headers = None
+        self.raw_headers = [content_type_header(content_type)]
         if filename is not None:
             self.headers["content-disposition"] = _content_disposition(filename, "attachment")
         if headers:
@@ -301,8 +301,7 @@ class StreamResponse(Response):
         self.status = _check_status(status)
         if content_type.startswith("text/") and "charset" not in content_type:
             content_type += "; charset=utf-8"
-        self.raw_headers = [("content-type", valid_content_type(content_type))]
-        self._headers = None
+        self.raw_headers = [content_type_header(content_type)]
         if headers:
             self.headers.update(headers)
 
