@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, quote
 
 import msgspec
@@ -79,11 +79,14 @@ def decode_json(data: bytes, model: Any = None) -> Any:
         raise BadRequest(f"Invalid JSON body: {exc}") from None
 
 
-class Request:
+class Request(msgspec.Struct, dict=True, eq=False):
     """One HTTP request, as handlers see it.
 
     Attributes are parsed lazily from what the server gave and cached, so a handler pays only for what it reads.
     Handlers may attach their own attributes (``request.user = ...``).
+
+    Adapters create it as ``Request(method, path, scope, channel, source, app)``: the server's raw scope and
+    body channel, and the adapter's :class:`~gobstopper.http._source.RequestSource` that reads them.
 
     Attributes:
         method: the HTTP method, upper case.
@@ -92,42 +95,33 @@ class Request:
         root_path: the mount prefix the path is relative to (``""`` at the top level).
     """
 
-    # Hot fields live in slots (no per-request dict); everything lazy is a class default until first set, then
-    # lands in the instance __dict__, which also takes user attributes (``request.user = ...``).
-    __slots__ = ("__dict__", "_channel", "_params", "_route", "_scope", "_source", "app", "method", "path")
+    # A msgspec Struct because one is made per request: its constructor is C, about half the cost of a class
+    # with a Python __init__ (benchmarks/instructions.py). The fields are the hot state; ``dict=True`` gives an
+    # instance __dict__ for what is computed lazily and for user attributes. Identity equality, as for objects.
+    method: str
+    path: str
+    _scope: Any
+    _channel: Any
+    _source: RequestSource
+    app: Gobstopper | None = None
+    _route: Any = None
+    _params: dict[str, Any] | None = None
 
-    root_path = ""
-    _max_body_bytes: int | None = None
-    _query_string: str | None = None
-    _header_source: HeaderSource | None = None
-    _headers: Headers | None = None
-    _connection: Connection | None = None
-    _cookies: dict[str, str] | None = None
-    _args: dict[str, list[str]] | None = None
-    _body: bytes | None = None
-    _body_consumed = False
-    _host: str | None = None
-    _max_json_depth: int | None = None
-    _form: Any = None
-    _files: dict[str, FileStorage] | None = None
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        scope: Any,
-        channel: Any,
-        source: RequestSource,
-        app: Gobstopper | None = None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self._scope = scope
-        self._channel = channel
-        self._source = source
-        self.app = app
-        self._route: Any = None
-        self._params: dict[str, Any] | None = None
+    # Lazily computed state: a class default until first set, then in the instance __dict__.
+    root_path: ClassVar[str] = ""
+    _max_body_bytes: ClassVar[int | None] = None
+    _query_string: ClassVar[str | None] = None
+    _header_source: ClassVar[HeaderSource | None] = None
+    _headers: ClassVar[Headers | None] = None
+    _connection: ClassVar[Connection | None] = None
+    _cookies: ClassVar[dict[str, str] | None] = None
+    _args: ClassVar[dict[str, list[str]] | None] = None
+    _body: ClassVar[bytes | None] = None
+    _body_consumed: ClassVar[bool] = False
+    _host: ClassVar[str | None] = None
+    _max_json_depth: ClassVar[int | None] = None
+    _form: ClassVar[Any] = None
+    _files: ClassVar[dict[str, FileStorage] | None] = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
