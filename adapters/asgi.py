@@ -182,12 +182,14 @@ class ASGIAdapter:
             if type(body) is str:
                 body = body.encode()
             raw = response.raw_headers
+            status = response.status
             # The common answer has just its content type, whose encoding is already known.
             encoded = _encoded_content_types.get(raw[0]) if len(raw) == 1 else None
-            headers = [encoded] if encoded is not None else _encode_headers(raw)
-            status = response.status
-            if status not in _NO_BODY_STATUSES:
-                headers.append(_length_headers.get(len(body)) or _content_length(len(body)))
+            if status in _NO_BODY_STATUSES:
+                headers = [encoded] if encoded is not None else _encode_headers(raw)
+            else:
+                length = _length_headers.get(len(body)) or _content_length(len(body))
+                headers = [encoded, length] if encoded is not None else [*_encode_headers(raw), length]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         elif kind is FILE:

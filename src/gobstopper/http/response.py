@@ -74,6 +74,10 @@ def _coerce_body(body: Any) -> tuple[Body, tuple[str, str]]:
     raise TypeError(f"Response body must be str or bytes, not {type(body).__name__}; use JSONResponse for data")
 
 
+#: Every valid status, to itself: one lookup validates and normalises (``200.0`` or a ``Decimal`` give ``200``).
+_STATUSES = {status: status for status in range(100, 600)}
+
+
 def _check_status(status: int) -> int:
     # Granian unwraps the status in Rust: an invalid one would panic the worker, so refuse it here.
     if type(status) is not int:
@@ -116,7 +120,7 @@ class Response:
         else:
             body, header = _coerce_body(body)
         self.body: Body = body
-        self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
+        self.status = _STATUSES.get(status) or _check_status(status)
         if content_type is not None:
             header = _content_type_pairs.get(content_type) or content_type_header(content_type)
         self.raw_headers = [header]
@@ -201,7 +205,7 @@ class JSONResponse(Response):
         content_type: str | None = None,
     ) -> None:
         self.body = json_encoder.encode(data)
-        self.status = status if type(status) is int and 100 <= status <= 599 else _check_status(status)
+        self.status = _STATUSES.get(status) or _check_status(status)
         self.raw_headers = [_JSON_HEADER if content_type is None else content_type_header(content_type)]
         if headers:
             self.headers.update(headers)
