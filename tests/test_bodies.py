@@ -537,6 +537,6 @@ def test_parse_multipart_caps_fields() -> None:
     from gobstopper.http.errors import BadRequest
     from gobstopper.http.multipart import parse_multipart
 
-    parts = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n" % i for i in range(1001))
+    parts = b"".join(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1001))
     with pytest.raises(BadRequest):
         parse_multipart(parts + b"--b--\r\n", "multipart/form-data; boundary=b")

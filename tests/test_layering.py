@@ -85,7 +85,14 @@ def test_both_adapters_have_the_same_shape() -> None:
     rsgi = shape(ROOT / "adapters" / "rsgi.py")
     asgi = shape(ROOT / "adapters" / "asgi.py")
     common = [name for name in rsgi if name in asgi]
-    for name in ("Source.query_string", "Source.headers", "Source.connection", "Source.body", "Adapter.__call__",
-                 "Adapter._send_file", "Adapter._send_stream"):
+    for name in (
+        "Source.query_string",
+        "Source.headers",
+        "Source.connection",
+        "Source.body",
+        "Adapter.__call__",
+        "Adapter._send_file",
+        "Adapter._send_stream",
+    ):
         assert name in common, name
     assert common == [name for name in asgi if name in rsgi]  # same relative order

@@ -55,9 +55,10 @@ def test_file_response_disposition() -> None:
     assert FileResponse("a.txt", filename="report.pdf").headers["content-disposition"] == (
         'attachment; filename="report.pdf"'
     )
-    assert "filename*=UTF-8''r%C3%A9sum%C3%A9.pdf" in FileResponse("a", filename="résumé.pdf").headers[
-        "content-disposition"
-    ]
+    assert (
+        "filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
+        in FileResponse("a", filename="résumé.pdf").headers["content-disposition"]
+    )
 
 
 def test_redirect_percent_encodes_crlf() -> None:

@@ -178,9 +178,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 options.get("max_body_bytes"), *(bp.max_body_bytes for bp in reversed(blueprints))
             ),
             param_names=tuple(n for s in segments for n in s.param_names),
-            str_params=frozenset(
-                n for s in segments for n, c in zip(s.param_names, s.convertor_names) if c == "str"
-            ),
+            str_params=frozenset(n for s in segments for n, c in zip(s.param_names, s.convertor_names) if c == "str"),
         )
         self._insert(self._router, route, methods)
         if all(segment.is_static for segment in segments):
@@ -368,9 +366,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 self._startup_done += 1
             for _, sub in self._mounts:
                 await sub.startup()
-            self.logger.debug(
-                "%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python"
-            )
+            self.logger.debug("%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python")
             self._stopped = False
             self._serving = True
 

@@ -65,9 +65,7 @@ class Blueprint(Scaffold):
 
     def _check_open(self) -> None:
         if self._apps:
-            raise RuntimeError(
-                f"blueprint {self.name!r} is already registered; add its routes before registering it"
-            )
+            raise RuntimeError(f"blueprint {self.name!r} is already registered; add its routes before registering it")
 
     def _add_route(
         self,

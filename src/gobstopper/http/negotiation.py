@@ -94,8 +94,8 @@ def negotiate_response(request: Request, renderers: Mapping[str, Callable[[], An
 
     choice = negotiate(request, renderers)
     response = to_response(renderers[choice]())
-    response.headers["content-type"] = choice if "charset" in choice or not choice.startswith("text/") else (
-        f"{choice}; charset=utf-8"
+    response.headers["content-type"] = (
+        choice if "charset" in choice or not choice.startswith("text/") else (f"{choice}; charset=utf-8")
     )
     response.headers.add("vary", "Accept")
     return response
