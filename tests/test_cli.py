@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from gobstopper.cli import main as cli_main
 from gobstopper.cli import serve
 from gobstopper.cli.serve import ServeConfig
+from gobstopper.websocket._settings import MAX_WS_MESSAGE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -210,6 +211,7 @@ def test_run_uvicorn_passes_api_arguments(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert kwargs["reload"] is False
     assert kwargs["lifespan"] == "on"
     assert kwargs["app_dir"] == str(tmp_path.resolve())
+    assert kwargs["ws_max_size"] == MAX_WS_MESSAGE_BYTES  # uvicorn buffers no more of a message than the app accepts
 
 
 # ------------------------------------------------------------------------------------------ real servers

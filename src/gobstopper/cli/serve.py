@@ -145,6 +145,8 @@ def run_uvicorn(config: ServeConfig) -> None:
     """
     import uvicorn
 
+    from ..websocket._settings import MAX_WS_MESSAGE_BYTES
+
     wd = str(config.working_dir.resolve())
     uvicorn.run(
         config.target,
@@ -158,4 +160,7 @@ def run_uvicorn(config: ServeConfig) -> None:
         access_log=config.access_log,
         app_dir=wd,
         server_header=False,  # no "server: uvicorn": the app decides (SecurityMiddleware sends none by default)
+        # uvicorn assembles fragmented and compressed messages before the app sees them, up to its own 16 MiB
+        # default: cap that at the framework's limit so a message never fragments its way past it in memory.
+        ws_max_size=MAX_WS_MESSAGE_BYTES,
     )
