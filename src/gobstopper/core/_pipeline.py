@@ -57,6 +57,7 @@ class Route:
         "pattern",
         "pipeline",
         "struct_param",
+        "takes_body",
         "websocket",
     )
 
@@ -76,6 +77,8 @@ class Route:
         self.app = app
         self.pattern = pattern
         self.methods = methods
+        # Whether a request to this route can carry a body whose declared size is checked before the handler.
+        self.takes_body = any(method.upper() in BODY_METHODS for method in methods)
         self.handler = handler
         self.name = name
         self.blueprints = blueprints

@@ -442,17 +442,14 @@ class Gobstopper(ServerEntry, Scaffold):
                     response = await (route.pipeline or route.build())(request)
                 else:  # nothing around the handler: await it right here
                     try:
-                        if method in BODY_METHODS:
+                        if route.takes_body and method in BODY_METHODS:
                             request.refuse_oversized_body()
                         rv = await (direct(request, **params) if params else direct(request))
                     except Exception as exc:
                         rv = await self.handle_exception(request, exc)
                     if type(rv) is dict:
-                        response = json_response(rv)
-                    elif isinstance(rv, Response):
-                        response = rv
-                    else:
-                        response = to_response(rv)
+                        return json_response(rv)  # (the finally clause below still runs)
+                    response = rv if isinstance(rv, Response) else to_response(rv)
             if response.kind is FILE and not response.prepared:  # type: ignore[attr-defined]
                 response = prepare_file(response, method, request.header)  # type: ignore[arg-type]
         except Exception as exc:
