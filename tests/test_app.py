@@ -124,6 +124,36 @@ def test_404_405_options_head(app: Gobstopper) -> None:
     assert (r.status_code, r.content, r.headers["content-length"]) == (200, b"", "3")
 
 
+def test_exact_path_table_gives_the_routers_answer(app: Gobstopper) -> None:
+    # handle() looks parameterless routes up in app._exact_routes before the router: same route, every time.
+    async def handler(request, **params):
+        return request.endpoint
+
+    app.route("/a", name="get_a")(handler)
+    app.route("/a", methods=["post"], name="post_a")(handler)
+    app.route("/b", methods=["HEAD"], name="head_b")(handler)  # explicit HEAD first, then GET
+    app.route("/b", name="get_b")(handler)
+    app.route("/c", name="get_c")(handler)  # GET first, then an explicit HEAD replaces the automatic one
+    app.route("/c", methods=["HEAD"], name="head_c")(handler)
+    app.route("/c/", name="get_c_slash")(handler)
+    app.route("/<name>", name="by_name")(handler)  # a dynamic route behind the static ones
+    api = Blueprint("api", url_prefix="/api")
+    api.route("/items", methods=["PUT"], name="put_items")(handler)
+    app.register_blueprint(api)
+
+    for path, by_method in app._exact_routes.items():
+        for method, route in by_method.items():
+            assert app._router.match(method, path)[1] is route, (method, path)
+    assert {m: r.name for m, r in app._exact_routes["/b"].items()} == {"HEAD": "head_b", "GET": "get_b"}
+    assert {m: r.name for m, r in app._exact_routes["/c"].items()} == {"GET": "get_c", "HEAD": "head_c"}
+    client = TestClient(app)
+    assert client.post("/a").text == "post_a"
+    assert client.get("/c/").text == "get_c_slash"
+    assert client.put("/api/items").text == "api.put_items"
+    assert client.post("/b").status_code == 405  # the static path exists, the method does not: the router decides
+    assert client.get("/zzz").text == "by_name"
+
+
 def test_html_clients_get_an_html_error_page(app: Gobstopper) -> None:
     r = TestClient(app).get("/nope", headers={"accept": "text/html,*/*"})
     assert r.status_code == 404
