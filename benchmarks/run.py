@@ -15,10 +15,16 @@ Usage::
     .venv/bin/python benchmarks/run.py --scenarios routes1000,typed1000 --pairs 20 --json out.json
     .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
     .venv/bin/python benchmarks/run.py --emmett --only granian-rsgi --scenarios plaintext,json   # + Emmett
+    .venv/bin/python benchmarks/run.py --memory              # only the memory check (RSS at 20k and 200k)
 
 ``--emmett`` adds Emmett (an RSGI-native framework, not a dependency of the project) as a baseline under granian
 rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
 with the project's granian and uvloop versions when pip accepts them, and served from there.
+
+``--memory`` runs something else instead: PERFORMANCE.md's memory target (RSS after 200k requests within 10% of
+RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on a fresh
+server, wrk runs of 1 s (``-t1 -c64``) are repeated until wrk's own request counts add up to 20,000, then 200,000
+(``--smoke``: 2,000 and 20,000); the ``VmRSS`` of the process that runs the app is read at each mark.
 
 The output format is kept stable so runs can be compared over time (``gobstopper benchmark v2``).
 """
@@ -700,6 +706,211 @@ def micro_benchmark(repeat: int, number: int, sizes: Sequence[int] = (10, 1000))
     return rows
 
 
+# --------------------------------------------------------------------------------------------- memory
+
+#: ``--memory``: the app whose memory is watched, on each server, and the paths it is driven on.
+MEMORY_PAIRS: tuple[tuple[str, str], ...] = (("granian-rsgi", "gobstopper"), ("uvicorn", "gobstopper"))
+MEMORY_SCENARIOS: tuple[str, ...] = ("plaintext", "json")
+#: Cumulative request counts (wrk's own) after which the RSS is read: PERFORMANCE.md's 20k and 200k; ``--smoke``
+#: uses the small ones, which only check that the section runs.
+MEMORY_MARKS = (20_000, 200_000)
+MEMORY_SMOKE_MARKS = (2_000, 20_000)
+MEMORY_TARGET = 1.10  # RSS at the second mark / RSS at the first, at most
+MEMORY_RUN_SECONDS = 1  # each wrk run (wrk takes whole seconds); the runs are repeated until a mark is passed
+MEMORY_MAX_SECONDS = 600.0  # per server and path: give up (an error) if the marks take longer than this
+
+
+def read_rss_kib(pid: int) -> int | None:
+    """``VmRSS`` of a process from ``/proc/<pid>/status``, in KiB (the kernel's "kB"); None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _proc_stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after ``pid (comm)`` (state, ppid, pgrp, ...), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (their ``/proc/<child>/stat`` names it as the parent), sorted."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat_fields(int(entry))
+            if fields is not None and int(fields[1]) == pid:
+                children.append(int(entry))
+    return sorted(children)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process, or None if it is gone."""
+    fields = _proc_stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def app_process(running: RunningServer, timeout: float = 10.0) -> int:
+    """The pid of the process that runs the app (whose RSS ``--memory`` reads).
+
+    How it is found, per server (both started with one worker, see :meth:`ServerKind.command`):
+
+    - granian: the process started is granian's main process, which only supervises. It forks one worker process
+      per ``--workers`` (1 here); the worker imports the app and serves the requests. So the app runs in the only
+      child of the started process. The worker exists by the time the server answers; this waits a little for it
+      anyway, and fails if there is not exactly one child (a granian that worked differently would be noticed).
+    - uvicorn: with ``--workers 1`` uvicorn starts no supervisor and no worker process: it runs the server in the
+      process it was started as, so that is the started pid itself.
+
+    :func:`measure_memory` checks the choice too: the process must have used CPU time while wrk ran.
+
+    Raises:
+        RuntimeError: If the worker cannot be found.
+    """
+    pid = running.process.pid
+    if not running.server.startswith("granian"):
+        return pid
+    deadline = time.monotonic() + timeout
+    while True:
+        children = child_pids(pid)
+        if len(children) == 1:
+            return children[0]
+        if len(children) > 1 or time.monotonic() > deadline:
+            raise RuntimeError(f"expected one granian worker under pid {pid}, found {children or 'none'}")
+        time.sleep(0.1)
+
+
+@dataclass
+class MemoryRun:
+    """``--memory`` for one server and path: the RSS of the app's process at two cumulative request counts.
+
+    ``requests`` and ``rss_kib`` hold one entry per reading taken (the first mark, then the second); ``start_kib``
+    is the RSS once the server answered, before any load.
+    """
+
+    server: str
+    framework: str
+    scenario: str
+    marks: tuple[int, int]
+    server_pid: int | None = None
+    pid: int | None = None
+    start_kib: int | None = None
+    requests: list[int] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+    wrk_runs: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """The JSON/report row: both readings in MiB, their ratio, the target and the status."""
+        mib = [kib / 1024 for kib in self.rss_kib]
+        first = mib[0] if mib else None
+        second = mib[1] if len(mib) > 1 else None
+        ratio = None if len(self.rss_kib) < 2 or not self.rss_kib[0] else self.rss_kib[1] / self.rss_kib[0]
+        return {
+            "server": self.server,
+            "framework": self.framework,
+            "scenario": self.scenario,
+            "path": SCENARIOS[self.scenario].path,
+            "first_mark": self.marks[0],
+            "second_mark": self.marks[1],
+            "first_requests": self.requests[0] if self.requests else None,
+            "second_requests": self.requests[1] if len(self.requests) > 1 else None,
+            "start_rss_mib": None if self.start_kib is None else self.start_kib / 1024,
+            "first_rss_mib": first,
+            "second_rss_mib": second,
+            "ratio": ratio,
+            "target": MEMORY_TARGET,
+            "target_op": "<=",
+            "meets_target": None if ratio is None else ratio <= MEMORY_TARGET,
+            "wrk_runs": self.wrk_runs,
+            "server_pid": self.server_pid,
+            "pid": self.pid,
+            "errors": self.errors,
+        }
+
+
+def _load_until(run: MemoryRun, port: int, path: str, total: int, mark: int, deadline: float) -> int:
+    """Run wrk slices of :data:`MEMORY_RUN_SECONDS` (at least one) until ``total`` + their requests >= ``mark``.
+
+    wrk problems (non-2xx answers, socket errors) go to ``run.errors``; the load goes on.
+
+    Returns:
+        The new cumulative count of requests, by wrk's own ``N requests in`` lines.
+
+    Raises:
+        RuntimeError: If wrk fails, completes no request, or the mark is not reached before ``deadline``.
+    """
+    while True:
+        _, problem, requests = _run_wrk(port, path, MEMORY_RUN_SECONDS)
+        run.wrk_runs += 1
+        if problem:
+            run.errors.append(problem)
+        if not requests:
+            raise RuntimeError(f"a wrk run completed no request (after {total:,} requests)")
+        total += requests
+        if total >= mark:
+            return total
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {total:,} requests of {mark:,} in {MEMORY_MAX_SECONDS:.0f} s")
+
+
+def measure_memory(server: str, scenario: str, marks: tuple[int, int], framework: str = "gobstopper") -> MemoryRun:
+    """Start a fresh server for one path, load it to each mark with wrk and read the app process's RSS there.
+
+    Returns:
+        The readings; what went wrong (if anything) is in ``errors``, and the readings stop there.
+    """
+    run = MemoryRun(server, framework, scenario, marks)
+    sc = SCENARIOS[scenario]
+    running = spawn_server(server, framework, {})
+    try:
+        run.server_pid = running.process.pid
+        problem = wait_until_up(running, time.monotonic() + 60.0)
+        if problem is None:
+            problem, _ = check_response(running.port, sc, {})
+        if problem:
+            run.errors.append(problem)
+            print(f"! memory {server}/{framework} {sc.path}: {problem}", file=sys.stderr)
+            return run
+        run.pid = app_process(running)
+        run.start_kib = read_rss_kib(run.pid)
+        cpu_before = process_cpu_seconds(run.pid)
+        deadline = time.monotonic() + MEMORY_MAX_SECONDS
+        total = 0
+        for index, mark in enumerate(marks):
+            total = _load_until(run, running.port, sc.path, total, mark, deadline)
+            rss = read_rss_kib(run.pid)
+            if rss is None:
+                raise RuntimeError(f"cannot read VmRSS of pid {run.pid} (did the worker exit?)")
+            if index == 0:
+                cpu_after = process_cpu_seconds(run.pid)
+                if cpu_before is not None and cpu_after is not None and cpu_after <= cpu_before:
+                    raise RuntimeError(f"pid {run.pid} used no CPU under load: it is not the process serving")
+            run.requests.append(total)
+            run.rss_kib.append(rss)
+            print(
+                f"  memory {server:<13} {sc.path:<11} {total:>9,} requests  {rss / 1024:7.1f} MiB (pid {run.pid})",
+                file=sys.stderr,
+                flush=True,
+            )
+    except (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        run.errors.append(message)
+        print(f"! memory {server}/{framework} {sc.path}: {message}", file=sys.stderr)
+    finally:
+        stop_server(running)
+    return run
+
+
 # ------------------------------------------------------------------------------------------- reporting
 
 
@@ -713,24 +924,10 @@ def _fmt_cpu(framework: float | None, baseline: float | None) -> str:
     return f"{framework:.0f}/{baseline:.0f}"
 
 
-def format_report(
-    meta: dict[str, Any],
-    measurements: dict[tuple[str, str, str], Measurement],
-    ratios: list[dict[str, Any]],
-    micro: list[dict[str, Any]] | None = None,
-) -> str:
-    """Render the stable plain-text report: ratios first (the headline), then absolute req/s, then lookups.
-
-    Returns:
-        The report text.
-    """
+def _header_lines(meta: dict[str, Any], first: str) -> list[str]:
+    """The report's first line, then the versions (and Emmett's), then the load average before and after."""
     load = meta.get("loadavg", {})
-    lines = [
-        f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}"
-        f"  slice={meta['slice']}s  pairs={meta['pairs']}  mode={meta['mode']}"
-        f"  native={'on' if meta['native'] else 'off'}",
-        "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-    ]
+    lines = [first, "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items())]
     emmett = meta.get("emmett")  # only with --emmett
     if emmett:
         lines.append(
@@ -751,6 +948,26 @@ def format_report(
             + "  after "
             + (" ".join(f"{x:.2f}" for x in after) if after else "-")
         )
+    return lines
+
+
+def format_report(
+    meta: dict[str, Any],
+    measurements: dict[tuple[str, str, str], Measurement],
+    ratios: list[dict[str, Any]],
+    micro: list[dict[str, Any]] | None = None,
+) -> str:
+    """Render the stable plain-text report: ratios first (the headline), then absolute req/s, then lookups.
+
+    Returns:
+        The report text.
+    """
+    lines = _header_lines(
+        meta,
+        f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}"
+        f"  slice={meta['slice']}s  pairs={meta['pairs']}  mode={meta['mode']}"
+        f"  native={'on' if meta['native'] else 'off'}",
+    )
     lines += [
         "",
         "RATIOS (median over pairs of framework rps / baseline rps, adjacent slices; IQR of those ratios)",
@@ -800,6 +1017,45 @@ def format_report(
             else:
                 status = "ok" if row["ns"] <= row["target"] else "ABOVE"
             lines.append(f"{row['router']:<7} {row['routes']:>6}  {path:<27} {ns:>7} {target:>7}  {status}")
+    return "\n".join(lines)
+
+
+def _fmt_mark(mark: int) -> str:
+    """``20000`` -> ``20k`` (marks in column headings)."""
+    return f"{mark // 1000}k" if mark % 1000 == 0 else f"{mark:,}"
+
+
+def format_memory_report(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Render the ``--memory`` report: the header lines, then the MEMORY table (one row per server and path).
+
+    Returns:
+        The report text.
+    """
+    first, second = meta["memory"]["marks"]
+    lines = _header_lines(
+        meta,
+        f"gobstopper benchmark v{meta['format']}  wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}  memory"
+        f"  marks={first:,}/{second:,}  mode={meta['mode']}  native={'on' if meta['native'] else 'off'}",
+    )
+    a, b = _fmt_mark(first), _fmt_mark(second)
+    lines += [
+        "",
+        f"MEMORY (VmRSS of the process running the app, MiB, on a fresh server after >= {first:,} and >= {second:,}"
+        " requests)",
+        f"{'server':<13} {'path':<11} {'rss@' + a:>9} {'rss@' + b:>9} {'ratio':>6} {'target':>7}  {'status':<7}"
+        f" {'requests@' + a:>13} {'requests@' + b:>13}",
+    ]
+    for row in rows:
+        rss = [("-" if row[k] is None else f"{row[k]:.1f}") for k in ("first_rss_mib", "second_rss_mib")]
+        requests = [("-" if row[k] is None else f"{row[k]:,}") for k in ("first_requests", "second_requests")]
+        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.3f}"
+        status = {True: "ok", False: "ABOVE", None: "missing"}[row["meets_target"]]
+        extra = f"  ! {'; '.join(dict.fromkeys(row['errors']))}" if row["errors"] else ""
+        lines.append(
+            f"{row['server']:<13} {row['path']:<11} {rss[0]:>9} {rss[1]:>9} {ratio:>6} "
+            f"{row['target_op'] + format(row['target'], '.2f'):>7}  {status:<7} {requests[0]:>13} {requests[1]:>13}"
+            + extra
+        )
     return "\n".join(lines)
 
 
@@ -968,7 +1224,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "'granian-rsgi' or 'uvicorn/gobstopper,uvicorn/raw-asgi' (a comparison runs when both sides are selected)",
     )
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
+        "--scenarios",
+        help=f"comma-separated subset of {', '.join(SCENARIOS)} (default: all;\n"
+        f"with --memory: {', '.join(MEMORY_SCENARIOS)}, the only ones it takes)",
     )
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
@@ -977,12 +1235,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also compare with Emmett under granian-rsgi (plaintext, json); installs it from PyPI into\n"
         "benchmarks/.emmett-venv on first use, with the project's granian and uvloop versions",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="run only the memory check instead: the RSS of gobstopper's worker under granian-rsgi and uvicorn\n"
+        f"after {MEMORY_MARKS[0]:,} and {MEMORY_MARKS[1]:,} requests of wrk (--smoke: {MEMORY_SMOKE_MARKS[0]:,} and "
+        f"{MEMORY_SMOKE_MARKS[1]:,}), per path; takes --only, --scenarios, --smoke, --json",
+    )
     args = parser.parse_args(argv)
+    if args.memory:
+        return _memory_args(parser, args)
     if args.smoke:
         args.pairs, args.slice, args.warmup, args.micro_repeat, args.micro_number = 1, 1, 0, 1, 1000
     if args.pairs < 1 or args.slice < 1 or args.warmup < 0 or args.micro_repeat < 1 or args.micro_number < 1:
         parser.error("--pairs, --slice, --micro-repeat and --micro-number must be >= 1, --warmup >= 0")
-    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.scenarios = [s.strip() for s in (args.scenarios or ",".join(SCENARIOS)).split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
@@ -995,6 +1262,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.comparisons = select_comparisons(args.scenarios, args.pairs_selected, candidates)
     if not args.comparisons:
         parser.error("no comparison has both sides selected by --only and --scenarios")
+    return args
+
+
+def _memory_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Finish ``--memory`` options: ``args.memory_runs`` (server, scenario) and ``args.marks``; no comparisons."""
+    if args.emmett:
+        parser.error("--emmett does not apply to --memory")
+    args.scenarios = [s.strip() for s in (args.scenarios or ",".join(MEMORY_SCENARIOS)).split(",") if s.strip()]
+    unknown = [s for s in args.scenarios if s not in MEMORY_SCENARIOS]
+    if unknown or not args.scenarios:
+        parser.error(f"--memory: unknown scenarios {unknown}; choose from {', '.join(MEMORY_SCENARIOS)}")
+    try:
+        pairs = select_pairs(args.only, MEMORY_PAIRS)
+    except ValueError as exc:
+        parser.error(f"--memory: {exc}")
+    args.memory_runs = [(server, scenario) for server, _ in pairs for scenario in args.scenarios]
+    args.marks = MEMORY_SMOKE_MARKS if args.smoke else MEMORY_MARKS
+    args.comparisons = []
     return args
 
 
@@ -1095,6 +1380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk'; see scripts/setup)", file=sys.stderr)
         return 2
+    if args.memory:
+        return main_memory(args)
     emmett = None
     if any("emmett" in (c.framework, c.baseline) for c in args.comparisons):
         try:
@@ -1162,6 +1449,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.json_path.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if ok else 1
+
+
+def main_memory(args: argparse.Namespace) -> int:
+    """``--memory``: one fresh server per (server, path) in turn, RSS at each mark; print (and save) the report.
+
+    Returns:
+        0 if every reading was taken without errors (whatever the ratios), 1 otherwise.
+    """
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "mode": "smoke" if args.smoke else "full",
+        "wrk": {"threads": WRK_THREADS, "connections": WRK_CONNECTIONS},
+        "memory": {"marks": list(args.marks), "target": MEMORY_TARGET, "run_seconds": MEMORY_RUN_SECONDS},
+        "versions": package_versions(),
+        "native": os.environ.get("GOBSTOPPER_NATIVE", "1") != "0"
+        and importlib.util.find_spec("gobstopper_rs") is not None,
+        "scenarios": args.scenarios,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "loadavg": {"before": _loadavg(), "after": None},
+    }
+    print(
+        f"# memory: {len(args.memory_runs)} server/path runs to {args.marks[1]:,} requests each",
+        file=sys.stderr,
+        flush=True,
+    )
+    runs = [measure_memory(server, scenario, args.marks) for server, scenario in args.memory_runs]
+    meta["loadavg"]["after"] = _loadavg()
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    rows = [run.row() for run in runs]
+    print(format_memory_report(meta, rows))
+    if args.json_path:
+        # The v2 layout, with the ratio sections empty, and the memory rows.
+        payload = {"meta": meta, "results": [], "ratios": [], "lookup": None, "memory": rows}
+        args.json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(not run.errors and len(run.rss_kib) == 2 for run in runs) else 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,95 @@ def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
         assert res["errors"] == []
         assert len(res["rps"]) == 1
     assert len(data["lookup"]) == 8
+
+
+def test_memory_is_its_own_section() -> None:
+    """``--memory`` runs only the memory check: Gobstopper on granian-rsgi and uvicorn, plaintext and json."""
+    runner = load_runner()
+    args = runner.parse_args(["--memory"])
+    assert args.comparisons == [] and args.marks == (20_000, 200_000)
+    assert args.memory_runs == [
+        ("granian-rsgi", "plaintext"),
+        ("granian-rsgi", "json"),
+        ("uvicorn", "plaintext"),
+        ("uvicorn", "json"),
+    ]
+    smoke = runner.parse_args(["--memory", "--smoke", "--only", "uvicorn", "--scenarios", "json"])
+    assert smoke.marks == (2_000, 20_000) and smoke.memory_runs == [("uvicorn", "json")]
+    for bad in (["--scenarios", "routes1000"], ["--only", "raw-rsgi"], ["--emmett"]):
+        with pytest.raises(SystemExit):
+            runner.parse_args(["--memory", *bad])
+    # Without --memory nothing changes: every scenario, no memory runs.
+    plain = runner.parse_args([])
+    assert plain.scenarios == list(runner.SCENARIOS) and not hasattr(plain, "memory_runs")
+
+
+def test_memory_rows_and_report() -> None:
+    runner = load_runner()
+    run = runner.MemoryRun("granian-rsgi", "gobstopper", "json", (20_000, 200_000), server_pid=10, pid=11)
+    run.start_kib, run.requests, run.rss_kib = 30_720, [41_234, 201_000], [40_960, 46_080]
+    row = run.row()
+    assert (row["path"], row["first_requests"], row["second_requests"]) == ("/json", 41_234, 201_000)
+    assert (row["start_rss_mib"], row["first_rss_mib"], row["second_rss_mib"]) == (30.0, 40.0, 45.0)
+    assert row["ratio"] == pytest.approx(1.125) and row["meets_target"] is False and row["target_op"] == "<="
+    half = runner.MemoryRun("uvicorn", "gobstopper", "plaintext", (20_000, 200_000))
+    half.requests, half.rss_kib, half.errors = [20_500], [40_960], ["a wrk run completed no request"]
+    missing = half.row()
+    assert (missing["ratio"], missing["meets_target"], missing["second_rss_mib"]) == (None, None, None)
+    meta = {
+        "format": 2, "mode": "full", "native": True, "versions": {"python": "3"},
+        "loadavg": {"before": [1.0, 2.0, 3.0], "after": [1.5, 2.0, 3.0]}, "memory": {"marks": [20_000, 200_000]},
+    }  # fmt: skip
+    report = runner.format_memory_report(meta, [row, missing])
+    assert report.startswith("gobstopper benchmark v2  wrk -t1 -c64  memory  marks=20,000/200,000  mode=full")
+    assert "server        path          rss@20k  rss@200k  ratio  target  status   requests@20k requests@200k" in report
+    assert "granian-rsgi  /json            40.0      45.0  1.125  <=1.10  ABOVE          41,234       201,000" in report
+    assert (
+        "uvicorn       /plaintext       40.0         -    n/a  <=1.10  missing        20,500             -"
+        "  ! a wrk run completed no request" in report
+    )
+
+
+def test_read_rss_and_children() -> None:
+    runner = load_runner()
+    assert runner.read_rss_kib(os.getpid()) > 0
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in runner.child_pids(os.getpid())
+        assert runner.process_cpu_seconds(child.pid) is not None
+    finally:
+        child.kill()
+        child.wait()
+    assert runner.read_rss_kib(child.pid) is None
+
+
+@pytest.mark.servers
+def test_memory_smoke_run(tmp_path: Path) -> None:
+    """``--memory --smoke`` against real servers: the table and JSON are complete (never judges the figures)."""
+    out = tmp_path / "memory.json"
+    result = subprocess.run(
+        [sys.executable, str(RUN), "--memory", "--smoke", "--scenarios", "json", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RATIOS" not in result.stdout and "LOOKUP" not in result.stdout
+    assert "MEMORY (VmRSS of the process running the app" in result.stdout
+    table = result.stdout.split("MEMORY", 1)[1].splitlines()[2:]
+    assert [line.split()[:2] for line in table] == [["granian-rsgi", "/json"], ["uvicorn", "/json"]]
+    data = json.loads(out.read_text())
+    assert data["meta"]["mode"] == "smoke" and data["meta"]["memory"]["marks"] == [2_000, 20_000]
+    assert (data["results"], data["ratios"], data["lookup"]) == ([], [], None)
+    rows = {row["server"]: row for row in data["memory"]}
+    assert set(rows) == {"granian-rsgi", "uvicorn"}
+    for row in rows.values():
+        assert row["errors"] == [] and row["path"] == "/json"
+        assert 2_000 <= row["first_requests"] < row["second_requests"] and row["second_requests"] >= 20_000
+        for key in ("start_rss_mib", "first_rss_mib", "second_rss_mib", "ratio"):
+            assert isinstance(row[key], float) and row[key] > 0, key
+        assert isinstance(row["meets_target"], bool)
+    # granian serves from a worker, its main process's child; uvicorn --workers 1 from the process started.
+    assert rows["granian-rsgi"]["pid"] != rows["granian-rsgi"]["server_pid"]
+    assert rows["uvicorn"]["pid"] == rows["uvicorn"]["server_pid"]
