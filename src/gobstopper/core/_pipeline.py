@@ -214,9 +214,9 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
                     return to_response(rv)
             if request.method in BODY_METHODS:
                 request.refuse_oversized_body()
-            params = request._params  # None for a route without parameters
+            params = request._params or {}  # None for a route without parameters
             if casts or struct_param:
-                params = dict(params or ())
+                params = dict(params)
                 for name, cast in casts.items():
                     try:
                         params[name] = cast(params[name])
@@ -230,8 +230,6 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
                         params[name] = await request.form(model)
                     else:
                         params[name] = await request.json(model)
-            if params is None:
-                params = {}
             if route.is_async:
                 rv = await handler(request, **params)
             else:
