@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from ..templates._app_api import TemplatesScaffoldAPI
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Registration order across every app and blueprint, so equal priorities keep the order they were added in.
@@ -49,7 +51,7 @@ def normalize_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(result)
 
 
-class Scaffold(ABC):
+class Scaffold(TemplatesScaffoldAPI, ABC):
     """Decorators to register routes, hooks and middleware; subclasses decide what registering means."""
 
     def __init__(self) -> None:

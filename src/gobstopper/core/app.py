@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from starlette.routing import compile_path
 
 from .. import _native
+from ..cache._app_api import CacheAppAPI
 from ..http._files import prepare_file
 from ..http.errors import (
     BadRequest,
@@ -33,6 +34,8 @@ from ..http.request import (
     Request,
 )
 from ..http.response import FILE, Response, json_response, redirect
+from ..tasks._app_api import TasksAppAPI
+from ..templates._app_api import TemplatesAppAPI
 from ..websocket._channel import GOING_AWAY, WebSocketChannel
 from ..websocket._serve import serve as _serve_websocket
 from ..websocket.connection import OPEN as WS_OPEN
@@ -43,12 +46,13 @@ from ._returns import to_response
 from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, flask_to_starlette, parse_pattern
 from ._scaffold import Scaffold
 from .blueprint import Blueprint, _clean_prefix
+from .extension import check_extension
 
 SLASH_POLICIES = ("strict", "add_slash", "remove_slash")
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
-class Gobstopper(ServerEntry, Scaffold):
+class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffold):
     """A Gobstopper application: at once an RSGI app (Granian) and an ASGI app (uvicorn, tests).
 
     Args:
@@ -69,6 +73,7 @@ class Gobstopper(ServerEntry, Scaffold):
         max_headers, max_header_bytes: header count (100) and size of one header (16 KiB) before a 431,
             checked when headers are first read (64 KiB in all).
         error_handlers: status codes and exception classes mapped to handlers.
+        extensions: the registered extensions by name (see :meth:`register_extension`).
         rust_router_available: whether the Rust router serves this app.
 
     Example:
@@ -85,6 +90,7 @@ class Gobstopper(ServerEntry, Scaffold):
         self.slash_policy = slash_policy or "strict"
         self.logger = logging.getLogger(name)
         self.config: dict[str, Any] = {}
+        self.extensions: dict[str, Any] = {}
         self.max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
         self.max_query_params = DEFAULT_MAX_QUERY_PARAMS
         self.max_cookies = DEFAULT_MAX_COOKIES
@@ -309,6 +315,34 @@ class Gobstopper(ServerEntry, Scaffold):
         """Flask's spelling of :meth:`error_handler`."""
         return self.error_handler(key)
 
+    def register_extension(self, extension: Any) -> Any:
+        """Add an extension: store it as ``app.extensions[extension.name]``, call ``extension.init_app(app)`` and
+        register the blueprints it contributes (``extension.blueprints``). Returns ``extension``.
+
+        Its optional ``startup()`` / ``shutdown()`` (sync or async) run with the app's lifecycle: extensions start
+        in registration order before the ``on_startup`` handlers, and stop in reverse order after the
+        ``on_shutdown`` handlers (``gobstopper.core.extension`` describes the protocol).
+
+        Raises:
+            TypeError: ``extension`` has no ``name`` or no ``init_app``.
+            ValueError: another extension is already registered under that name.
+        """
+        name = check_extension(extension)
+        existing = self.extensions.get(name)
+        if existing is not None:
+            if existing is extension:
+                return extension
+            raise ValueError(f"another extension is already registered as {name!r}")
+        self.extensions[name] = extension
+        try:
+            extension.init_app(self)
+            for blueprint in getattr(extension, "blueprints", None) or ():
+                self.register_blueprint(blueprint)
+        except BaseException:
+            del self.extensions[name]
+            raise
+        return extension
+
     def on_startup(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Run ``func()`` (sync or async) once per worker before it serves (ASGI lifespan or RSGI init)."""
         self._startup_handlers.append(func)
@@ -361,8 +395,11 @@ class Gobstopper(ServerEntry, Scaffold):
         async with self._startup_lock:
             if self._serving:
                 return
-            while self._startup_done < len(self._startup_handlers):
-                await call_hook(self._startup_handlers[self._startup_done])
+            # Extensions first (the app's handlers may use them), then the app's own handlers; a failed step is
+            # retried from where it failed on the next attempt.
+            steps = [*self._extension_hooks("startup"), *self._startup_handlers]
+            while self._startup_done < len(steps):
+                await call_hook(steps[self._startup_done])
                 self._startup_done += 1
             for _, sub in self._mounts:
                 await sub.startup()
@@ -389,7 +426,7 @@ class Gobstopper(ServerEntry, Scaffold):
                 self.logger.warning("shutdown: %d request(s) still running after %ss", self._inflight, timeout)
             finally:
                 self._drained = None
-        for func in self._shutdown_handlers:
+        for func in [*self._shutdown_handlers, *reversed(self._extension_hooks("shutdown"))]:
             try:
                 await call_hook(func)
             except Exception:
@@ -397,6 +434,10 @@ class Gobstopper(ServerEntry, Scaffold):
         for _, sub in self._mounts:
             await sub.shutdown(timeout)
         self._startup_done = 0
+
+    def _extension_hooks(self, name: str) -> list[Callable[..., Any]]:
+        hooks = (getattr(extension, name, None) for extension in self.extensions.values())
+        return [hook for hook in hooks if callable(hook)]
 
     async def _close_websockets(self) -> None:
         # Open WebSockets are told the server is going away (1001; RSGI cannot carry the code, see

@@ -1,0 +1,1 @@
+"""The two-tier cache (memory, then Redis): the ``cache`` extension behind ``app.init_cache_from_env()``."""

@@ -1,0 +1,1 @@
+"""Server-side templates (Jinja2): the ``templates`` extension behind ``app.init_templates()``."""
