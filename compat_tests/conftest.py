@@ -129,3 +129,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             exc = getattr(t.client, "last_exception", None)
             if exc is not None:
                 rep.sections.append((f"{t.name} last app exception", repr(exc)))
+
+
+from compat_tests.browser import browser, page  # noqa: F401,E402 - fixtures for page tests
