@@ -22,9 +22,13 @@ def artifact_path(name: str) -> Path:
     return ARTIFACTS / name
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
-    """One Chromium for the session; a missing browser fails the test (setup installs it), never skips it."""
+    """A Chromium for one test; a missing browser fails the test (setup installs it), never skips it.
+
+    Per test, not per session: Playwright's sync API keeps an event loop running in the main thread while it is
+    started, and the in-process clients of other tests need to run their own.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
