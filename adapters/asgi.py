@@ -164,6 +164,7 @@ class ASGIAdapter:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._handle = app.handle
+        self._settings = app.settings.http
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -174,7 +175,7 @@ class ASGIAdapter:
                 await self._serve_websocket(scope, receive, send)
             return
         method = scope["method"]
-        request = Request(method, scope["path"], scope, receive, SOURCE, self.app)
+        request = Request(method, scope["path"], scope, receive, SOURCE, self.app, self._settings)
         response: Response = await self._handle(request)
         kind = response.kind
         if kind is BYTES:
@@ -247,7 +248,7 @@ class ASGIAdapter:
     async def _serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "websocket.connect":
             return  # the client left before the handshake reached the app
-        request = Request("GET", scope["path"], scope, None, SOURCE, self.app)
+        request = Request("GET", scope["path"], scope, None, SOURCE, self.app, self._settings)
         channel = ASGIWebSocketChannel(scope, receive, send)
         try:
             await self.app.handle_websocket(request, channel)

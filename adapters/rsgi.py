@@ -135,13 +135,14 @@ class RSGIAdapter:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._handle = app.handle
+        self._settings = app.settings.http
 
     async def __call__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
             await self._serve_websocket(scope, protocol)
             return
         method = scope.method
-        request = Request(method, scope.path, scope, protocol, SOURCE, self.app)
+        request = Request(method, scope.path, scope, protocol, SOURCE, self.app, self._settings)
         response: Response = await self._handle(request)
         kind = response.kind
         if kind is BYTES:
@@ -186,7 +187,7 @@ class RSGIAdapter:
             pass
 
     async def _serve_websocket(self, scope: Any, protocol: Any) -> None:
-        request = Request("GET", scope.path, scope, None, SOURCE, self.app)
+        request = Request("GET", scope.path, scope, None, SOURCE, self.app, self._settings)
         channel = RSGIWebSocketChannel(protocol)
         try:
             await self.app.handle_websocket(request, channel)

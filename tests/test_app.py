@@ -544,12 +544,12 @@ def test_shutdown_waits_for_in_flight_requests_then_refuses(app: Gobstopper) -> 
             def headers(self, scope):
                 return {}
 
-        request = Request("GET", "/slow", None, None, Src(), app)
+        request = Request("GET", "/slow", None, None, Src(), app, app.settings.http)
         in_flight = asyncio.ensure_future(app.handle(request))
         await asyncio.sleep(0.01)
         await app.shutdown(timeout=5)
         response = await in_flight
-        refused = await app.handle(Request("GET", "/slow", None, None, Src(), app))
+        refused = await app.handle(Request("GET", "/slow", None, None, Src(), app, app.settings.http))
         return response.status, refused.status
 
     assert asyncio.run(scenario()) == (200, 503)

@@ -87,7 +87,7 @@ def make_ws(channel: ScriptedChannel, **settings: Any) -> WebSocket:
     app = Gobstopper("wsunit")
 
     scope = RSGIScope("GET", "/ws", "a=1&a=2&token=t", RSGIHeaders([("origin", "https://x.example")]), proto="ws")
-    request = Request("GET", "/ws", scope, None, SOURCE, app)
+    request = Request("GET", "/ws", scope, None, SOURCE, app, app.settings.http)
     return WebSocket(request, channel, {"room": "r"}, WebSocketSettings(**settings))
 
 
@@ -321,7 +321,7 @@ async def test_serve_refuses_unknown_paths_and_failed_handlers_with_explicit_sta
     for path, status in (("/nope", 404), ("/raise", 500), ("/quiet", 403), ("/auth", 401)):
         channel = ScriptedChannel()
         scope = RSGIScope("GET", path, "", RSGIHeaders([]), proto="ws")
-        await serve(app, Request("GET", path, scope, None, SOURCE, app), channel)
+        await serve(app, Request("GET", path, scope, None, SOURCE, app, app.settings.http), channel)
         assert channel.refused == status, path
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,19 +24,14 @@ from ..http.errors import (
     ServiceUnavailable,
 )
 from ..http.problem import render_http_exception
-from ..http.request import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_COOKIES,
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_QUERY_PARAMS,
-    Request,
-)
+from ..http.request import Request
 from ..http.response import FILE, Response, json_response, redirect
+from ..settings import HTTPSettings, Settings, check
 from ..tasks._app_api import TasksAppAPI
 from ..templates._app_api import TemplatesAppAPI
 from ..websocket._channel import GOING_AWAY, WebSocketChannel
 from ..websocket._serve import serve as _serve_websocket
+from ..websocket._settings import WebSocketSettings
 from ..websocket.connection import OPEN as WS_OPEN
 from ..websocket.manager import WebSocketManager
 from ._entry import ServerEntry
@@ -49,6 +43,23 @@ from .blueprint import Blueprint, _clean_prefix
 from .extension import check_extension
 
 SLASH_POLICIES = ("strict", "add_slash", "remove_slash")
+
+
+class _HTTPSettingView:
+    """``app.<name>``: a documented attribute that reads and writes ``app.settings.http.<name>`` (checked)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = f"``app.settings.http.{name}`` (see :class:`~gobstopper.settings.HTTPSettings`)."
+
+    def __get__(self, app: Any, owner: Any = None) -> Any:
+        if app is None:
+            return self
+        return getattr(app.settings.http, self.name)
+
+    def __set__(self, app: Any, value: Any) -> None:
+        settings: HTTPSettings = app.settings.http
+        setattr(settings, self.name, check(self.name, value))
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -83,7 +94,9 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         ...     return {"user_id": user_id}
     """
 
-    def __init__(self, name: str = __name__, debug: bool = False, slash_policy: str | None = "strict") -> None:
+    def __init__(
+        self, name: str = __name__, debug: bool = False, slash_policy: str | None = "strict", **settings: Any
+    ) -> None:
         super().__init__()
         self.name = name
         self.debug = debug
@@ -91,16 +104,8 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         self.logger = logging.getLogger(name)
         self.config: dict[str, Any] = {}
         self.extensions: dict[str, Any] = {}
-        self.max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
-        self.max_query_params = DEFAULT_MAX_QUERY_PARAMS
-        self.max_cookies = DEFAULT_MAX_COOKIES
-        self.max_headers = DEFAULT_MAX_HEADERS
-        self.max_header_bytes = DEFAULT_MAX_HEADER_BYTES
-        # Configuration from the environment is read once, here; never per request.
-        self.max_json_bytes: int | None = _env_int("GOBSTOPPER_JSON_MAX_BYTES")
-        self.max_json_depth: int | None = _env_int("GOBSTOPPER_JSON_MAX_DEPTH")
-        self._trusted_proxies: tuple[Any, ...] = ()
-        self.trusted_hosts: frozenset[str] | None = None
+        # Keywords, then the environment, then defaults: read once, here; never per request.
+        self.settings = Settings.build(settings)
         self.error_handlers: dict[int | type[BaseException], Callable[..., Any]] = {}
         self.routes: list[Route] = []
         self.websocket_routes: list[Route] = []
@@ -147,14 +152,15 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
             raise ValueError(f"slash_policy must be one of {SLASH_POLICIES}, not {value!r}")
         self._slash_policy = value
 
-    @property
-    def trusted_proxies(self) -> tuple[Any, ...]:
-        """Networks whose forwarding headers are believed."""
-        return self._trusted_proxies
-
-    @trusted_proxies.setter
-    def trusted_proxies(self, value: Iterable[str] | None) -> None:
-        self._trusted_proxies = tuple(ipaddress.ip_network(v, strict=False) for v in (value or ()))
+    max_body_bytes = _HTTPSettingView("max_body_bytes")
+    max_json_bytes = _HTTPSettingView("max_json_bytes")
+    max_json_depth = _HTTPSettingView("max_json_depth")
+    max_query_params = _HTTPSettingView("max_query_params")
+    max_cookies = _HTTPSettingView("max_cookies")
+    max_headers = _HTTPSettingView("max_headers")
+    max_header_bytes = _HTTPSettingView("max_header_bytes")
+    trusted_proxies = _HTTPSettingView("trusted_proxies")
+    trusted_hosts = _HTTPSettingView("trusted_hosts")
 
     # -- registration ----------------------------------------------------------------------------------------
 
@@ -395,6 +401,8 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         async with self._startup_lock:
             if self._serving:
                 return
+            # The WebSocket keys of app.config are read once, here (docs/websockets.md).
+            self.settings.websocket = WebSocketSettings.from_config(self.config)
             # Extensions first (the app's handlers may use them), then the app's own handlers; a failed step is
             # retried from where it failed on the next attempt.
             steps = [*self._extension_hooks("startup"), *self._startup_handlers]
@@ -414,7 +422,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         Handler errors are logged and do not stop the others. A later :meth:`startup` serves again.
         """
         if timeout is None:
-            timeout = float(os.environ.get("GOBSTOPPER_SHUTDOWN_TIMEOUT", "10"))
+            timeout = self.settings.lifecycle.shutdown_timeout
         self._serving = False
         self._stopped = True
         await self._close_websockets()
@@ -532,6 +540,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
                 request.path = path[len(prefix) :] or "/"
                 request.root_path += prefix
                 request.app = sub
+                request.settings = sub.settings.http
                 return sub
         return None
 
@@ -657,16 +666,6 @@ def _accept(request: Request) -> str | None:
 
 def _first_set(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer number of bytes/levels, not {value!r}") from None
 
 
 def param_is_path(pattern: str, param: str) -> bool:

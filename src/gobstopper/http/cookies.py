@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 import re
 import warnings
 from email.utils import format_datetime
+
+from .._env import env_flag, read_env
 
 _COOKIE_OCTETS = re.compile(r"[!#-+\-./0-9:<-\[\]-~]*")  # RFC 6265 cookie-octet
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -23,9 +24,8 @@ def production_cookie_policy() -> bool:
 
     Read once per process: the environment is configuration, not per-request input.
     """
-    production = os.environ.get("ENV", "").lower() == "production"
-    allow_insecure = os.environ.get("GOBSTOPPER_ALLOW_INSECURE_COOKIES", "").lower() in {"1", "true", "yes"}
-    return production and not allow_insecure
+    production = read_env("ENV", str.lower, "") == "production"
+    return production and not env_flag("GOBSTOPPER_ALLOW_INSECURE_COOKIES")
 
 
 def quote_cookie_value(value: str) -> str:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote
 
 import msgspec
 from starlette.datastructures import Headers
 
+from ..settings import HTTPSettings
 from . import forms
 from ._source import Connection, HeaderSource, RequestSource
 from .cookies import parse_cookie_header
@@ -18,17 +21,19 @@ from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLa
 from .file_storage import FileStorage
 from .negotiation import best_match
 
-if TYPE_CHECKING:
-    from ..core.app import Gobstopper
+#: The limits of a request made without an app's settings (tests, tools).
+DEFAULT_HTTP = HTTPSettings()
+_framework_logger = logging.getLogger("gobstopper")
+# A request id taken from a trusted proxy's X-Request-ID: visible ASCII, bounded.
+_REQUEST_ID = re.compile(r"[!-~]{1,200}")
 
-#: Default request body limit (bytes) when neither the app, a blueprint, the route nor the request sets one.
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_QUERY_PARAMS = 1000
-DEFAULT_MAX_COOKIES = 300
-#: Header caps (431), checked when headers are first read: the servers' own limits differ widely.
-DEFAULT_MAX_HEADERS = 100
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # one header line
-DEFAULT_MAX_HEADERS_TOTAL_BYTES = 64 * 1024
+#: Defaults of the limits (``gobstopper.settings.HTTPSettings`` is where an app's own values live).
+DEFAULT_MAX_BODY_BYTES = DEFAULT_HTTP.max_body_bytes
+DEFAULT_MAX_QUERY_PARAMS = DEFAULT_HTTP.max_query_params
+DEFAULT_MAX_COOKIES = DEFAULT_HTTP.max_cookies
+DEFAULT_MAX_HEADERS = DEFAULT_HTTP.max_headers
+DEFAULT_MAX_HEADER_BYTES = DEFAULT_HTTP.max_header_bytes
+DEFAULT_MAX_HEADERS_TOTAL_BYTES = DEFAULT_HTTP.max_headers_total_bytes
 
 # RFC 3986 reg-name restricted to what DNS names and IPv4 use, or an IPv6 literal; optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
@@ -85,14 +90,16 @@ class Request(msgspec.Struct, dict=True, eq=False):
     Attributes are parsed lazily from what the server gave and cached, so a handler pays only for what it reads.
     Handlers may attach their own attributes (``request.user = ...``).
 
-    Adapters create it as ``Request(method, path, scope, channel, source, app)``: the server's raw scope and
-    body channel, and the adapter's :class:`~gobstopper.http._source.RequestSource` that reads them.
+    Adapters create it as ``Request(method, path, scope, channel, source, app, settings)``: the server's raw scope
+    and body channel, the adapter's :class:`~gobstopper.http._source.RequestSource` that reads them, the app (for
+    handlers) and the app's :class:`~gobstopper.settings.HTTPSettings` (the limits this request is held to).
 
     Attributes:
         method: the HTTP method, upper case.
         path: the request path, already percent-decoded by the server (relative to a mount point).
         app: the application handling the request.
         root_path: the mount prefix the path is relative to (``""`` at the top level).
+        session: the session's data, a dict-like object set by the session middleware; ``None`` without one.
     """
 
     # A msgspec Struct because one is made per request: its constructor is C, about half the cost of a class
@@ -103,7 +110,8 @@ class Request(msgspec.Struct, dict=True, eq=False):
     _scope: Any
     _channel: Any
     _source: RequestSource
-    app: Gobstopper | None = None
+    app: Any = None
+    settings: HTTPSettings = DEFAULT_HTTP
     _route: Any = None
     _params: dict[str, Any] | None = None
 
@@ -122,6 +130,10 @@ class Request(msgspec.Struct, dict=True, eq=False):
     _max_json_depth: ClassVar[int | None] = None
     _form: ClassVar[Any] = None
     _files: ClassVar[dict[str, FileStorage] | None] = None
+    _id: ClassVar[str | None] = None
+    # Set by the session middleware (``gobstopper.sessions``); None when no session middleware runs.
+    session: ClassVar[Any] = None
+    _session_id: ClassVar[str | None] = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
@@ -147,6 +159,33 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """The pattern of the matched route (``"/users/<int:id>"``)."""
         return self._route.pattern if self._route is not None else None
 
+    # -- identity, session and logging ---------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """An id for this request, for logs and error reports: a trusted proxy's ``X-Request-ID`` (visible ASCII,
+        at most 200 characters), else 32 random hex digits, made on first read only."""
+        rid = self._id
+        if rid is None:
+            forwarded = self.header("x-request-id") if self._trusted_peer() else None
+            if forwarded is not None and _REQUEST_ID.fullmatch(forwarded):
+                rid = forwarded
+            else:
+                rid = uuid.uuid4().hex
+            self._id = rid
+        return rid
+
+    @property
+    def session_id(self) -> str | None:
+        """The current session's id (read-only; set by the session middleware), or ``None``."""
+        return self._session_id
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The app's logger (``app.logger``), or the framework's ``gobstopper`` logger without an app."""
+        logger = getattr(self.app, "logger", None)
+        return logger if isinstance(logger, logging.Logger) else _framework_logger
+
     # -- URL ---------------------------------------------------------------------------------------------------
 
     @property
@@ -162,7 +201,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """Query parameters as ``{name: [values]}`` (blank values kept; more than the cap is a 400)."""
         args = self._args
         if args is None:
-            limit = self.app.max_query_params if self.app is not None else DEFAULT_MAX_QUERY_PARAMS
+            limit = self.settings.max_query_params
             try:
                 args = parse_qs(self.query_string, keep_blank_values=True, max_num_fields=limit)
             except ValueError:
@@ -184,9 +223,11 @@ class Request(msgspec.Struct, dict=True, eq=False):
         return conn
 
     def _trusted_peer(self) -> bool:
-        proxies = self.app.trusted_proxies if self.app is not None else None
+        proxies = self.settings.trusted_proxies
+        if not proxies:
+            return False
         client = self.connection.client
-        return bool(proxies) and client is not None and _ip_in(client[0], proxies)
+        return client is not None and _ip_in(client[0], proxies)
 
     @property
     def client_ip(self) -> str:
@@ -198,7 +239,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         client = self.connection.client
         peer = client[0] if client is not None else "unknown"
         if self._trusted_peer():
-            proxies = self.app.trusted_proxies  # type: ignore[union-attr]
+            proxies = self.settings.trusted_proxies
             chain = [a.strip() for h in self.header_all("x-forwarded-for") for a in h.split(",") if a.strip()]
             for address in reversed(chain):
                 if not _ip_in(address, proxies):
@@ -241,7 +282,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
             host = f"[{server_host}]:{port}" if ":" in server_host else f"{server_host}:{port}"
         if _HOST.fullmatch(host) is None:
             raise BadRequest("Invalid host header.")
-        trusted = self.app.trusted_hosts if self.app is not None else None
+        trusted = self.settings.trusted_hosts
         if trusted:
             name = host[: host.index("]") + 1] if host.startswith("[") else host.partition(":")[0]
             if name.lower() not in trusted:
@@ -280,10 +321,10 @@ class Request(msgspec.Struct, dict=True, eq=False):
         return src
 
     def _check_header_caps(self, src: HeaderSource) -> None:
-        app = self.app
-        max_count = app.max_headers if app is not None else DEFAULT_MAX_HEADERS
-        max_line = app.max_header_bytes if app is not None else DEFAULT_MAX_HEADER_BYTES
-        max_total = DEFAULT_MAX_HEADERS_TOTAL_BYTES
+        settings = self.settings
+        max_count = settings.max_headers
+        max_line = settings.max_header_bytes
+        max_total = settings.max_headers_total_bytes
         count = total = 0
         for name, value in src.items():
             size = len(name) + len(value)
@@ -313,7 +354,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """Cookies from every ``Cookie`` header (HTTP/2 sends one per cookie); the first of a name wins."""
         cookies = self._cookies
         if cookies is None:
-            limit = self.app.max_cookies if self.app is not None else DEFAULT_MAX_COOKIES
+            limit = self.settings.max_cookies
             try:
                 cookies = parse_cookie_header("; ".join(self.header_all("cookie")), limit)
             except ValueError:
@@ -346,7 +387,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         route = self._route
         if route is not None and route.max_body_bytes is not None:
             return route.max_body_bytes
-        return self.app.max_body_bytes if self.app is not None else DEFAULT_MAX_BODY_BYTES
+        return self.settings.max_body_bytes
 
     @max_body_bytes.setter
     def max_body_bytes(self, value: int | None) -> None:
@@ -429,15 +470,14 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """The nesting limit for JSON bodies (request > app, ``GOBSTOPPER_JSON_MAX_DEPTH``); deeper is a 400."""
         if self._max_json_depth is not None:
             return self._max_json_depth
-        return self.app.max_json_depth if self.app is not None else None
+        return self.settings.max_json_depth
 
     @max_json_depth.setter
     def max_json_depth(self, value: int | None) -> None:
         self._max_json_depth = value
 
     async def _json_body(self) -> bytes:
-        app = self.app
-        json_limit = app.max_json_bytes if app is not None else None
+        json_limit = self.settings.max_json_bytes
         if json_limit is not None:
             limit = self.max_body_bytes
             if limit is None or json_limit < limit:

@@ -61,7 +61,7 @@ async def serve(app: Gobstopper, request: Request, channel: WebSocketChannel) ->
             return
         request._route = route
         request._params = params
-        settings = WebSocketSettings.from_config(target.config)
+        settings = target.settings.websocket
         status = origin_status(request, settings)
         if status:
             return
