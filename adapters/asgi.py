@@ -11,16 +11,36 @@ from typing import Any
 
 import anyio.to_thread
 
-from gobstopper.http._source import Connection, RawHeaders
-from gobstopper.http._streaming import pump
-from gobstopper.http.errors import ClientDisconnect
+from gobstopper.adapter import BYTES as WS_BYTES
+from gobstopper.adapter import CLOSE, NO_STATUS, TEXT, ChannelClosed, ClientDisconnect, Connection, pump
 from gobstopper.http.request import Request
-from gobstopper.http.response import BYTES, FILE, Response
-from gobstopper.websocket._channel import BYTES as WS_BYTES
-from gobstopper.websocket._channel import CLOSE, NO_STATUS, TEXT, ChannelClosed
+from gobstopper.http.response import BODILESS_STATUSES, BYTES, FILE, Response
 
 _FILE_CHUNK = 64 * 1024
-_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class RawHeaders:
+    """A :class:`~gobstopper.adapter.HeaderSource` over ASGI's ``(bytes name, bytes value)`` pairs (names are
+    lower case)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def get(self, name: str, default: Any = None) -> Any:
+        key = name.lower().encode("latin-1")
+        for n, v in self._raw:
+            if n == key:
+                return v.decode("latin-1")
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [v.decode("latin-1") for n, v in self._raw if n == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw]
 
 
 class ASGISource:
@@ -60,7 +80,8 @@ SOURCE = ASGISource()
 
 
 class ASGIWebSocketChannel:
-    """The core's ``WebSocketChannel`` over ASGI websocket events (after ``websocket.connect``).
+    """The core's :class:`~gobstopper.adapter.WebSocketChannel` over ASGI websocket events (after
+    ``websocket.connect``).
 
     A refused handshake gets its HTTP status through the ``websocket.http.response`` extension when the server
     offers it (uvicorn, granian, Starlette's TestClient); otherwise a close before accept, which servers answer
@@ -78,13 +99,13 @@ class ASGIWebSocketChannel:
         self._denial = "websocket.http.response" in (scope.get("extensions") or {})
         self._answered = False  # the handshake got its 101 or its HTTP status
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self._answered = True
         await self._send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": _encode_headers(headers, False)}
         )
 
-    async def refuse(self, status: int) -> None:
+    async def reject(self, status: int) -> None:
         if self._answered:
             return
         self._answered = True
@@ -98,7 +119,7 @@ class ASGIWebSocketChannel:
         except (OSError, RuntimeError):
             pass
 
-    async def read(self) -> tuple[str, str | bytes | int]:
+    async def receive(self) -> tuple[str, str | bytes | int]:
         message = await self._receive()
         kind = message["type"]
         if kind == "websocket.receive":
@@ -109,14 +130,14 @@ class ASGIWebSocketChannel:
         # websocket.disconnect (servers send nothing else after connect)
         return CLOSE, message.get("code") or NO_STATUS
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         key = "text" if type(data) is str else "bytes"
         try:
             await self._send({"type": "websocket.send", key: data})
         except (OSError, RuntimeError):  # uvicorn raises ClientDisconnected (an OSError), granian RuntimeError
             raise ChannelClosed() from None
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         try:
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
         except (OSError, RuntimeError):
@@ -186,7 +207,7 @@ class ASGIAdapter:
             status = response.status
             # The common answer has just its content type, whose encoding is already known.
             encoded = _encoded_content_types.get(raw[0]) if len(raw) == 1 else None
-            if status in _NO_BODY_STATUSES:
+            if status in BODILESS_STATUSES:  # the core already emptied the body (RFC 9110 §15.3.5, §15.4.5)
                 headers = [encoded] if encoded is not None else _encode_headers(raw)
             else:
                 length = _length_headers.get(len(body)) or _content_length(len(body))
@@ -254,7 +275,7 @@ class ASGIAdapter:
             await self.app.handle_websocket(request, channel)
         finally:
             # Belt and braces (the core already answers every handshake).
-            await channel.refuse(500)
+            await channel.reject(500)
             channel.release()
 
     # -- lifecycle -------------------------------------------------------------------------------------------

@@ -11,13 +11,29 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gobstopper.http._source import Connection, parse_host_port
-from gobstopper.http._streaming import pump
-from gobstopper.http.errors import ClientDisconnect
+from gobstopper.adapter import (
+    ABNORMAL_CLOSURE,
+    CLOSE,
+    NO_STATUS,
+    TEXT,
+    ChannelClosed,
+    ClientDisconnect,
+    Connection,
+    pump,
+)
+from gobstopper.adapter import BYTES as WS_BYTES
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
-from gobstopper.websocket._channel import ABNORMAL_CLOSURE, CLOSE, NO_STATUS, TEXT, ChannelClosed
-from gobstopper.websocket._channel import BYTES as WS_BYTES
+
+
+def parse_host_port(value: str) -> tuple[str, int] | None:
+    """``"1.2.3.4:80"`` / ``"[::1]:80"`` -> ``(host, port)``; ``None`` for anything else (Unix sockets...)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
 
 
 class RSGISource:
@@ -53,7 +69,8 @@ SOURCE = RSGISource()
 
 
 class RSGIWebSocketChannel:
-    """The core's ``WebSocketChannel`` over Granian's websocket protocol (RSGI-NOTES §1.5, G13-G15).
+    """The core's :class:`~gobstopper.adapter.WebSocketChannel` over Granian's websocket protocol
+    (``docs/rsgi-notes.md``).
 
     RSGI cannot send a subprotocol, handshake headers or (after ``accept()``) a close code or reason, and the
     peer's close code is not exposed either: a peer close reads as 1005.
@@ -69,11 +86,11 @@ class RSGIWebSocketChannel:
         self._transport: Any = None
         self._answered = False  # the handshake got its 101 or its HTTP status
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self._answered = True
         self._transport = await self._protocol.accept()  # takes no arguments (G14)
 
-    async def refuse(self, status: int) -> None:
+    async def reject(self, status: int) -> None:
         if self._answered or self._protocol is None:
             return
         self._answered = True
@@ -82,7 +99,7 @@ class RSGIWebSocketChannel:
         except RuntimeError:
             pass
 
-    async def read(self) -> tuple[str, str | bytes | int]:
+    async def receive(self) -> tuple[str, str | bytes | int]:
         # No local reference to the transport: a cancelled read's traceback must not keep it alive (release()).
         if self._transport is None:
             return CLOSE, ABNORMAL_CLOSURE
@@ -97,7 +114,7 @@ class RSGIWebSocketChannel:
             return WS_BYTES, message.data
         return CLOSE, NO_STATUS  # kind 0 has no .data and no code (G13, G15)
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         if self._transport is None:
             raise ChannelClosed()
         try:
@@ -108,7 +125,7 @@ class RSGIWebSocketChannel:
         except RuntimeError:
             raise ChannelClosed() from None
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         protocol = self._protocol
         if protocol is not None:
             try:
@@ -194,7 +211,7 @@ class RSGIAdapter:
         finally:
             # Belt and braces (the core already answers every handshake): never let Granian end one without
             # an explicit status (G13). Then let go of Granian's objects so the close frame goes out now.
-            await channel.refuse(500)
+            await channel.reject(500)
             channel.release()
 
     # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------

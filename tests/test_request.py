@@ -10,7 +10,9 @@ import msgspec
 import pytest
 
 from gobstopper import Gobstopper
-from gobstopper.http._source import Connection, RawHeaders, parse_host_port
+from gobstopper.adapter import Connection
+from gobstopper.adapters.asgi import RawHeaders
+from gobstopper.adapters.rsgi import parse_host_port
 from gobstopper.http.errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge
 from gobstopper.http.request import Request, decode_json
 

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import WebSocketDenialResponse
 
 from gobstopper import Gobstopper, abort
+from gobstopper.adapter import BYTES, CLOSE, TEXT, WebSocketChannel
 from gobstopper.adapters.rsgi import SOURCE
 from gobstopper.http.request import Request
 from gobstopper.testing import (
@@ -31,8 +32,6 @@ from gobstopper.websocket import (
     WebSocketMessage,
     WebSocketSettings,
 )
-from gobstopper.websocket._channel import BYTES, CLOSE, TEXT
-from gobstopper.websocket._serve import serve
 
 
 @pytest.fixture
@@ -55,25 +54,29 @@ class ScriptedChannel:
         self.write_blocks = write_blocks
         self._unblock = asyncio.Event()
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self.opened = True
 
-    async def refuse(self, status: int) -> None:
-        self.refused = status
+    async def reject(self, status: int) -> None:
+        if self.refused is None:
+            self.refused = status
 
-    async def read(self) -> tuple[str, Any]:
+    async def receive(self) -> tuple[str, Any]:
         return await self.incoming.get()
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         if self.shut_with is not None:
             raise ChannelClosed()
         if self.write_blocks:
             await self._unblock.wait()  # a peer that never reads
         self.sent.append(data)
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         self.shut_with = (code, reason)
         self.incoming.put_nowait((CLOSE, code))
+
+    def release(self) -> None:
+        pass
 
     # the peer's side
     def peer_send(self, data: str | bytes) -> None:
@@ -81,6 +84,10 @@ class ScriptedChannel:
 
     def peer_close(self, code: int = 1000) -> None:
         self.incoming.put_nowait((CLOSE, code))
+
+
+def test_the_scripted_channel_implements_the_adapter_interface() -> None:
+    assert isinstance(ScriptedChannel(), WebSocketChannel)
 
 
 def make_ws(channel: ScriptedChannel, **settings: Any) -> WebSocket:
@@ -321,7 +328,7 @@ async def test_serve_refuses_unknown_paths_and_failed_handlers_with_explicit_sta
     for path, status in (("/nope", 404), ("/raise", 500), ("/quiet", 403), ("/auth", 401)):
         channel = ScriptedChannel()
         scope = RSGIScope("GET", path, "", RSGIHeaders([]), proto="ws")
-        await serve(app, Request("GET", path, scope, None, SOURCE, app, app.settings.http), channel)
+        await app.handle_websocket(Request("GET", path, scope, None, SOURCE, app, app.settings.http), channel)
         assert channel.refused == status, path
 
 

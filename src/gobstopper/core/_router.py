@@ -34,9 +34,9 @@ nothing here decodes again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.convertors import Convertor
 
@@ -47,11 +47,31 @@ BAD_PARAM = 1
 METHOD_NOT_ALLOWED = 2
 NOT_FOUND = 3
 
+T = TypeVar("T")
+
 _PLACEHOLDER = re.compile(r"<(?:([A-Za-z_][A-Za-z0-9_]*):)?([A-Za-z_][A-Za-z0-9_]*)>")
 
 
 class RouteConflict(ValueError):
     """Two routes claim the same method for the same pattern."""
+
+
+def target_for(targets: Mapping[str, T], method: str) -> T | None:
+    """The target registered for ``method``; ``HEAD`` falls back to ``GET`` (RFC 9110 §9.3.2). The one HEAD rule:
+    the router applies it to each candidate, dispatch to its exact-path table."""
+    target = targets.get(method)
+    if target is None and method == "HEAD":
+        target = targets.get("GET")
+    return target
+
+
+def allowed_methods(methods: Iterable[str]) -> set[str]:
+    """The ``Allow`` set for a path whose routes take ``methods``: plus ``HEAD`` where ``GET`` is (the HEAD rule
+    above) and ``OPTIONS``, which is always answered."""
+    allowed = set(methods) | {"OPTIONS"}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -181,8 +201,6 @@ class Router:
     def __init__(self) -> None:
         self._root = _Node()
         self._order = 0
-        # Patterns without placeholders: one dict lookup answers most requests (always the first candidate).
-        self._static: dict[str, dict[str, _Target]] = {}
 
     def add(self, pattern: str, methods: Iterable[str], endpoint: Any) -> None:
         """Register ``endpoint`` for ``methods`` on ``pattern``.
@@ -215,8 +233,6 @@ class Router:
                 )
         for method in methods:
             targets[method] = _Target(endpoint, names)
-        if all(seg.is_static for seg in segments):
-            self._static[pattern] = targets
 
     def _next_order(self) -> int:
         self._order += 1
@@ -261,13 +277,6 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[int, Any, Any]:
         """Find the route for ``method`` and ``path`` (see the module docstring for the exact semantics)."""
-        targets = self._static.get(path)
-        if targets is not None:
-            target = targets.get(method)
-            if target is None and method == "HEAD":
-                target = targets.get("GET")
-            if target is not None:
-                return FOUND, target.endpoint, {}
         search = _Search(method)
         found = self._search(self._root, path[1:].split("/"), 0, [], [], search)
         if found is not None:
@@ -329,9 +338,7 @@ class Router:
     def _candidate(
         targets: dict[str, _Target], values: list[str], convs: list[Convertor], search: _Search
     ) -> tuple[Any, dict[str, Any]] | None:
-        target = targets.get(search.method)
-        if target is None and search.method == "HEAD":
-            target = targets.get("GET")
+        target = target_for(targets, search.method)
         if target is None:
             search.allowed.update(targets)
             return None

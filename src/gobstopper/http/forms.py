@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 import msgspec
 from starlette.datastructures import FormData, UploadFile
@@ -10,8 +11,17 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from .errors import BadRequest, BodyValidationError, UnsupportedMediaType
 
-if TYPE_CHECKING:
-    from .request import Request
+
+class FormSource(Protocol):
+    """What parsing a form needs from a request (``gobstopper.http.request.Request`` has it)."""
+
+    @property
+    def mimetype(self) -> str: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    def stream(self) -> AsyncIterator[bytes]: ...
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -23,7 +33,7 @@ MAX_FORM_FILES = 1000
 MAX_PART_BYTES = 1024 * 1024
 
 
-async def parse_form(request: Request) -> FormData:
+async def parse_form(request: FormSource) -> FormData:
     """Parse the body as a form while it streams (counted against the body limit).
 
     Raises:

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, quote
 import msgspec
 from starlette.datastructures import Headers
 
+from ..adapter import Connection, HeaderSource, RequestSource
 from ..settings import HTTPSettings
 from . import forms
-from ._source import Connection, HeaderSource, RequestSource
 from .cookies import parse_cookie_header
 from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge, UnsupportedMediaType
 from .file_storage import FileStorage
@@ -91,7 +91,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
     Handlers may attach their own attributes (``request.user = ...``).
 
     Adapters create it as ``Request(method, path, scope, channel, source, app, settings)``: the server's raw scope
-    and body channel, the adapter's :class:`~gobstopper.http._source.RequestSource` that reads them, the app (for
+    and body channel, the adapter's :class:`~gobstopper.adapter.RequestSource` that reads them, the app (for
     handlers) and the app's :class:`~gobstopper.settings.HTTPSettings` (the limits this request is held to).
 
     Attributes:

@@ -26,7 +26,12 @@ OCTET = "application/octet-stream"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
-#: One encoder per process (PERFORMANCE.md: never build one per request).
+#: Statuses whose responses carry no content (RFC 9110 §15.2, §15.3.5, §15.4.5; RFC 9112 §6.3): informational,
+#: 204 No Content and 304 Not Modified. Dispatch strips the body (and its length) of such a response once, so
+#: every adapter sends the same head and nothing after it.
+BODILESS_STATUSES = frozenset([*range(100, 200), 204, 304])
+
+#: One encoder per process (docs/performance.md: never build one per request).
 json_encoder = msgspec.json.Encoder()
 
 Body = str | bytes
@@ -322,6 +327,23 @@ class StreamResponse(Response):
 async def _aiter_sync(source: Iterable[bytes | str]) -> AsyncIterator[bytes | str]:
     for chunk in source:
         yield chunk
+
+
+def without_body(response: Response) -> Response:
+    """``response`` for a status that forbids content (:data:`BODILESS_STATUSES`): the same status and headers,
+    an empty body, no ``Content-Length``/``Transfer-Encoding``; a file or stream is neither opened nor iterated.
+    """
+    if response.kind is BYTES and not response.body:
+        if not any(name in _FRAMING_HEADERS for name, _ in response.raw_headers):
+            return response
+    stripped = Response.__new__(Response)
+    stripped.body = b""
+    stripped.status = response.status
+    stripped.raw_headers = [h for h in response.raw_headers if h[0] not in _FRAMING_HEADERS]
+    return stripped
+
+
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 def redirect(location: str, status: int = 302) -> Response:
