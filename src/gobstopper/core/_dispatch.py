@@ -52,6 +52,7 @@ class Dispatcher:
         self.inflight = 0
         self.drained: asyncio.Event | None = None
         self.websockets: set[WebSocket] = set()
+        self.mounts: list[tuple[str, Any]] = app._mounts  # the app's own list: mounts added later are seen
 
     # -- the tables ------------------------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class Dispatcher:
                 return early
         self.inflight += 1
         try:
-            if self.app._mounts:
+            if self.mounts:
                 sub = self.mounted_app(request)
                 if sub is not None:
                     return await sub.handle(request)
@@ -143,7 +144,8 @@ class Dispatcher:
                     if type(rv) is dict:
                         return json_response(rv)  # always a 200 with a body (the finally clause still runs)
                     response = rv if isinstance(rv, Response) else to_response(rv)
-            if response.status in BODILESS_STATUSES:
+            status = response.status
+            if status != 200 and status in BODILESS_STATUSES:
                 return without_body(response)  # RFC 9110 §15.3.5, §15.4.5: decided here, once, for every adapter
             if response.kind is FILE and not response.prepared:  # type: ignore[attr-defined]
                 response = prepare_file(response, method, request.header)  # type: ignore[arg-type]
@@ -171,7 +173,7 @@ class Dispatcher:
     def mounted_app(self, request: Request) -> Any:
         """The mounted app serving this path (earlier mounts first), with the request rebased onto it."""
         path = request.path
-        for prefix, sub in self.app._mounts:
+        for prefix, sub in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
                 request.path = path[len(prefix) :] or "/"
                 request.root_path += prefix
@@ -285,7 +287,7 @@ class Dispatcher:
                     if early is not None:
                         await channel.reject(early.status)
                         return
-                sub = target.mounted_app(request) if target.app._mounts else None
+                sub = target.mounted_app(request) if target.mounts else None
                 if sub is None:
                     break
                 target = sub._dispatcher
