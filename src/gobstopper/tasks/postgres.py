@@ -296,7 +296,7 @@ WHERE id = $1 AND lease_owner = $2 AND status = 'started'"""
         category = await pool.fetchval(
             f"WITH r AS (UPDATE {self.tasks_table} SET status = 'pending', attempts = greatest(attempts - 1, 0), "
             "lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND status = 'started' "
-            f"RETURNING category) SELECT pg_notify('{self.channel}', category) FROM r",
+            f"RETURNING category) SELECT category, pg_notify('{self.channel}', category) FROM r",
             task_id,
             owner,
         )
@@ -323,7 +323,7 @@ WHERE id = $1 AND lease_owner = $2 AND status = 'started'"""
                     started_at = NULL, completed_at = NULL, run_at = NULL, elapsed_seconds = 0, progress = 0,
                     progress_message = '', cancel_requested = false
                 WHERE id = $1 AND status = 'failed' RETURNING category)
-                SELECT pg_notify('{self.channel}', category) FROM r""",
+                SELECT category, pg_notify('{self.channel}', category) FROM r""",
                 task_id,
             )
         except asyncpg.UniqueViolationError:  # another unfinished task holds its dedup_key
