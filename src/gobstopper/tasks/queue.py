@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import logging
 import os
@@ -501,7 +502,7 @@ class TaskQueue:
                 future = asyncio.create_task(self._run(running), name=f"gobstopper-task-{task.id}")
                 running.future = future
                 pool.running.add(future)
-                future.add_done_callback(lambda f, p=pool: self._slot_freed(p, f))
+                future.add_done_callback(functools.partial(self._slot_freed, pool))
             if not claimed:
                 try:
                     await asyncio.wait_for(pool.wake.wait(), self.poll_interval)
@@ -603,13 +604,14 @@ class TaskQueue:
         finally:
             _current.reset(token)
         elapsed = time.monotonic() - started
+        encoded: str | None = None
+        note: str | None = None
         try:
             encoded = None if result is None else encode_json(result)
-            error = None
         except TypeError as exc:
-            encoded, error = None, f"result not stored, not JSON-encodable: {exc}"
+            note = f"result not stored, not JSON-encodable: {exc}"
         if not await storage.finish(
-            task.id, self.owner, TaskStatus.SUCCESS, result=encoded, error=error, elapsed=elapsed
+            task.id, self.owner, TaskStatus.SUCCESS, result=encoded, error=note, elapsed=elapsed
         ):
             logger.warning("task %s finished after its lease was lost; another attempt owns it", task.id)
 
