@@ -29,6 +29,7 @@ from .http.request import Request
 from .http.response import FileResponse, JSONResponse, Response, StreamResponse, redirect
 from .middleware import CORSMiddleware, LimitsMiddleware, SecurityMiddleware, StaticFileMiddleware
 from .sessions import FileSessionStorage, MemorySessionStorage
+from .tasks import TaskInfo, TaskPriority, TaskQueue, TaskStatus, TaskStorage, should_run_background_workers
 from .utils.idempotency import use_idempotency
 from .utils.rate_limiter import TokenBucketLimiter, rate_limit
 from .utils.redirects import is_safe_redirect
@@ -56,6 +57,11 @@ __all__ = [
     "SecurityMiddleware",
     "StaticFileMiddleware",
     "StreamResponse",
+    "TaskInfo",
+    "TaskPriority",
+    "TaskQueue",
+    "TaskStatus",
+    "TaskStorage",
     "TokenBucketLimiter",
     "UnsupportedMediaType",
     "WebSocket",
@@ -78,6 +84,7 @@ __all__ = [
     "secure_filename",
     "send_file",
     "send_from_directory",
+    "should_run_background_workers",
     "use_idempotency",
     "__version__",
 ]
