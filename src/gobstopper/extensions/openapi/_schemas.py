@@ -190,5 +190,6 @@ class SchemaRegistry:
         """The schema a ``$ref`` points to (the schema itself when it is not a reference)."""
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith(REF_PREFIX):
-            return components.get(ref[len(REF_PREFIX) :], {})
+            found = components.get(ref[len(REF_PREFIX) :])
+            return found if isinstance(found, dict) else {}
         return schema

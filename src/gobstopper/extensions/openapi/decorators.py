@@ -224,7 +224,7 @@ def security(*requirements: dict[str, list[str]] | str) -> Callable[[T], T]:
     ``security()`` with no argument marks the operation public, overriding a document-wide requirement. The
     schemes themselves are declared with ``attach_openapi(..., security_schemes={...})``.
     """
-    normalized = [{r: []} if isinstance(r, str) else dict(r) for r in requirements]
+    normalized: list[dict[str, list[str]]] = [{r: []} if isinstance(r, str) else dict(r) for r in requirements]
 
     def decorator(func: T) -> T:
         _ensure(func)["security"] = normalized
