@@ -805,3 +805,24 @@ def test_a_missing_ui_package_turns_its_page_off_or_fails_when_asked_for(monkeyp
         assert client.get("/redoc").status_code == 200
     with pytest.raises(RuntimeError, match=r"gobstopper\[openapi\]"):
         OpenAPI(enable_docs=True)
+
+
+def test_a_type_msgspec_cannot_describe_is_any_value_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    class Opaque:
+        """Not a type msgspec knows."""
+
+    app = Gobstopper(__name__)
+
+    @app.get("/opaque")
+    @response(200, model=Opaque)
+    @query(Opaque)
+    async def opaque(request):
+        return {}
+
+    attach_openapi(app)
+    with caplog.at_level(logging.WARNING, logger="gobstopper.openapi"):
+        document = spec_of(app)
+    op = document["paths"]["/opaque"]["get"]
+    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {}
+    assert "parameters" not in op
+    assert caplog.text.count("cannot describe") == 1  # once per document, however often the type is used

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import logging
 import types
 import typing
 import uuid
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+
+logger = logging.getLogger("gobstopper.openapi")
 
 REF_PREFIX = "#/components/schemas/"
 
@@ -95,10 +98,12 @@ _SCALARS = (
 
 
 def describable(tp: Any) -> bool:
-    """Whether msgspec can describe ``tp`` as JSON Schema (Structs, containers, scalars, unions of those...)."""
+    """Whether msgspec can describe ``tp`` as JSON Schema (Structs, containers, scalars, unions of those...);
+    a type it cannot describe is logged once per document, with msgspec's reason."""
     try:
         msgspec.json.schema_components([tp])
-    except Exception:
+    except Exception as exc:
+        logger.warning("openapi: msgspec cannot describe %r (%s): documented as any value", tp, exc)
         return False
     return True
 
@@ -141,6 +146,7 @@ class SchemaRegistry:
         self._pending: list[tuple[int, dict[str, Any]]] = []
         self._callbacks: list[tuple[int, Callable[[dict[str, Any], dict[str, Any]], None]]] = []
         self.components: dict[str, Any] = {}
+        self._refused: set[Any] = set()
 
     def _add(self, tp: Any) -> int | None:
         try:
@@ -149,7 +155,8 @@ class SchemaRegistry:
             return None
         index = self._index.get(tp)
         if index is None:
-            if not describable(tp):
+            if tp in self._refused or not describable(tp):
+                self._refused.add(tp)
                 return None
             index = self._index[tp] = len(self._types)
             self._types.append(tp)

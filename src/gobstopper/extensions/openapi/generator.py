@@ -373,8 +373,8 @@ class _Builder:
                     parameters[index] = {**entry, **parameters[index]}
             _default_schemas(parameters)
 
-        if not self.registry.when_resolved(model, fill):
-            raise TypeError(f"openapi query() needs a model msgspec can describe (a msgspec.Struct), not {model!r}")
+        if not self.registry.when_resolved(model, fill):  # logged by the registry; the route stays documented
+            _default_schemas(op.get("parameters", []))
 
     def _request_body(self, fact: RouteFacts, meta: dict[str, Any], responses: dict[str, Any]) -> dict[str, Any] | None:
         declared = meta.get("requestBody")
