@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import msgspec
+import msgspec.inspect
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
@@ -75,15 +76,44 @@ def fields_of(form: FormData) -> dict[str, list[str]]:
 
 
 def convert_fields(fields: dict[str, list[str]], model: Any) -> Any:
-    """Build ``model`` from form or query fields: single values as scalars, repeated ones as lists.
+    """Build ``model`` from form or query fields: single values as scalars, repeated ones as lists, and every
+    value of a field the model declares as a sequence as a list (``?tag=a`` fills ``tag: list[str]``).
 
     Raises:
         BodyValidationError: the fields do not fit the model (422, naming the field).
     """
-    data = {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
+    many = _sequence_fields(model)
+    data = {name: values[0] if len(values) == 1 and name not in many else values for name, values in fields.items()}
     try:
         return msgspec.convert(data, model, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
         loc = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
         raise BodyValidationError(message, [{"loc": loc, "msg": message.partition(" - at `")[0]}]) from None
+
+
+_SEQUENCES = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+)
+_sequence_fields_cache: dict[Any, frozenset[str]] = {}
+
+
+def _sequence_fields(model: Any) -> frozenset[str]:
+    """The (encoded) names of a Struct's fields typed as a list, set or variable tuple, optional or not."""
+    cached = _sequence_fields_cache.get(model)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    try:
+        info = msgspec.inspect.type_info(model)
+    except Exception:  # not a type msgspec knows: conversion will say what is wrong
+        info = None
+    for field in getattr(info, "fields", ()):
+        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        if any(isinstance(kind, _SEQUENCES) for kind in kinds):
+            names.add(field.encode_name)
+    result = _sequence_fields_cache[model] = frozenset(names)
+    return result
