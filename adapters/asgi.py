@@ -12,7 +12,7 @@ from typing import Any
 import anyio.to_thread
 
 from gobstopper.http._source import Connection, RawHeaders
-from gobstopper.http._streaming import pump
+from gobstopper.http._streaming import COMPLETE, STOPPED, pump
 from gobstopper.http.errors import ClientDisconnect
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
@@ -221,8 +221,7 @@ class ASGIAdapter:
         if remaining > 0:  # the file shrank under us: end the body rather than hang
             await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _send_stream(method: str, response: Any, receive: Any, send: Any) -> None:
+    async def _send_stream(self, method: str, response: Any, receive: Any, send: Any) -> None:
         headers = _encode_headers(response.raw_headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
@@ -237,12 +236,14 @@ class ASGIAdapter:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        try:
-            complete = await pump(response.chunks(), send_chunk, disconnected)
-        except OSError:  # the server reports a closed connection this way
-            return
-        if complete:
-            await send({"type": "http.response.body", "body": b""})
+        outcome = await pump(response.chunks(), send_chunk, disconnected, self.app)
+        if outcome is COMPLETE or outcome is STOPPED:
+            try:
+                await send({"type": "http.response.body", "body": b""})
+            except Exception:  # a write the server refused: the client left after the last chunk
+                pass
+        # FAILED: returning without the last body message makes the server close the connection without the
+        # terminating chunk (a truncated body, RFC 9112 §7.1); DISCONNECTED: nobody is listening.
 
     async def _serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "websocket.connect":
