@@ -17,6 +17,7 @@ from starlette.routing import compile_path
 from .. import _native
 from ..cache._app_api import CacheAppAPI
 from ..http._files import prepare_file
+from ..http._streaming import end_streams
 from ..http.errors import (
     BadRequest,
     HTTPException,
@@ -418,6 +419,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         self._serving = False
         self._stopped = True
         await self._close_websockets()
+        end_streams(self)  # open event streams end now (their generators' finally run), not at the drain timeout
         if self._inflight:
             self._drained = asyncio.Event()
             try:
