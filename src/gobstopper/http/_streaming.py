@@ -37,9 +37,21 @@ class _TransportClosed(Exception):
     """The server refused a write: the connection is gone."""
 
 
+def _exact(chunk: Any) -> str | bytes:
+    # Adapters hand exact str/bytes to the server (Granian's send_str/send_bytes, ASGI bodies).
+    if isinstance(chunk, str):
+        return str(chunk)  # Markup, DatastarEvent...
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"a streamed chunk must be str or bytes, not {type(chunk).__name__}")
+
+
 async def _write_all(chunks: AsyncIterator[Any], write: Callable[[Any], Awaitable[None]]) -> None:
     try:
         async for chunk in chunks:
+            kind = type(chunk)
+            if kind is not str and kind is not bytes:
+                chunk = _exact(chunk)  # a TypeError here is the source's fault: logged, not a disconnect
             if chunk:
                 try:
                     await write(chunk)

@@ -466,6 +466,14 @@ class Request(msgspec.Struct, dict=True, eq=False):
             raise BadRequest("Expected a JSON body, got an empty one.")
         return decode_json(data, model)
 
+    async def datastar(self, into: Any = None) -> Any:
+        """The Datastar signals this request carries (``?datastar=`` for GET/DELETE, else the JSON body), as a
+        dict or decoded into ``into`` (a ``msgspec.Struct``); see ``gobstopper.extensions.datastar.read_signals``.
+        """
+        from ..extensions.datastar import read_signals
+
+        return await read_signals(self, into)
+
     # -- forms and files -------------------------------------------------------------------------------------
 
     async def _parsed_form(self) -> Any:

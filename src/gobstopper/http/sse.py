@@ -178,7 +178,8 @@ async def _events(source: AsyncIterator[Any], ping: float | None, framed: bool) 
             except StopAsyncIteration:
                 return
             if framed:
-                yield item if isinstance(item, str) else item.decode()
+                # Plain str (the SDK's events are a str subclass; adapters send exact str/bytes types).
+                yield str(item) if isinstance(item, str) else item.decode()
             else:
                 yield _encode(item)
     finally:
