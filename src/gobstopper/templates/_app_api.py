@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Bumped on every filter/global/test registration anywhere; the extension re-reads registries when it changed.
+#: Bumped on every template registration anywhere (filters, globals, tests, context processors): the extension
+#: re-reads the registries when it changed.
 generation = [0]
 
 
@@ -77,6 +78,7 @@ class TemplatesScaffoldAPI:
         later ones override earlier ones and the ``render_template`` keywords override them all (Flask's order).
         """
         template_registry(self).context_processors.append((func, _takes_request(func)))
+        generation[0] += 1
         return func
 
     def template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
