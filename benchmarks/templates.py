@@ -1,13 +1,13 @@
 """Template benchmarks (issue 12): render cost against bare Jinja2, sync against async Jinja2, and the memory of a
 streamed 10,000-row page under concurrency.
 
-1. ``render`` and ``instructions``: a TechEmpower fortunes-style template rendered by ``await app.render_template(...)`` (context
-   processors, request binding, the ``Response``) against ``template.render(...)`` of a bare ``jinja2.Environment``
-   on the same template, in the same process, as interleaved A/B slices; the headline is the median of the
-   per-slice ratios (target: at most 1.10). The same slices compare Jinja2's async environment (``render_async``)
-   with its sync one, which is how the default environment was chosen (docs/templates.md). ``instructions``
-   counts the CPU instructions of one render of each under valgrind (``(count(2N) - count(N)) / N``): the same
-   ratio without the noise of a shared machine.
+1. ``render`` and ``instructions``: a TechEmpower fortunes-style template rendered by
+   ``await app.render_template(...)`` (context processors, request binding, the ``Response``) against
+   ``template.render(...)`` of a bare ``jinja2.Environment`` on the same template, in the same process, as
+   interleaved A/B slices; the headline is the median of the per-slice ratios (target: at most 1.10). The same
+   slices compare Jinja2's async environment (``render_async``) with its sync one, which is how the default
+   environment was chosen (docs/templates.md). ``instructions`` counts the CPU instructions of one render of each
+   under valgrind (``(count(2N) - count(N)) / N``): the same ratio without the noise of a shared machine.
 2. ``memory``: ``examples/streamed_rows.py`` on a real server (granian rsgi, then uvicorn), one worker. The
    ``VmRSS`` of the process running the app is read after 1 client fetched the page 20 times one after another,
    then after 20 clients fetched it 5 times each at once (target: within 10%).
@@ -271,7 +271,7 @@ def bench_memory(smoke: bool) -> dict[str, Any]:
             peak = one
             errors: list[BaseException] = []
 
-            def client() -> None:
+            def client(port: int = port, errors: list[BaseException] = errors) -> None:
                 try:
                     for _ in range(each):
                         _fetch(port, "/rows")
