@@ -12,7 +12,17 @@ from typing import Any
 import anyio.to_thread
 
 from gobstopper.adapter import BYTES as WS_BYTES
-from gobstopper.adapter import CLOSE, NO_STATUS, TEXT, ChannelClosed, ClientDisconnect, Connection, pump
+from gobstopper.adapter import (
+    CLOSE,
+    COMPLETE,
+    NO_STATUS,
+    STOPPED,
+    TEXT,
+    ChannelClosed,
+    ClientDisconnect,
+    Connection,
+    pump,
+)
 from gobstopper.http.request import Request
 from gobstopper.http.response import BODILESS_STATUSES, BYTES, FILE, Response
 
@@ -243,8 +253,7 @@ class ASGIAdapter:
         if remaining > 0:  # the file shrank under us: end the body rather than hang
             await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _send_stream(method: str, response: Any, receive: Any, send: Any) -> None:
+    async def _send_stream(self, method: str, response: Any, receive: Any, send: Any) -> None:
         headers = _encode_headers(response.raw_headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
@@ -259,12 +268,14 @@ class ASGIAdapter:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        try:
-            complete = await pump(response.chunks(), send_chunk, disconnected)
-        except OSError:  # the server reports a closed connection this way
-            return
-        if complete:
-            await send({"type": "http.response.body", "body": b""})
+        outcome = await pump(response.chunks(), send_chunk, disconnected, self.app)
+        if outcome is COMPLETE or outcome is STOPPED:
+            try:
+                await send({"type": "http.response.body", "body": b""})
+            except Exception:  # a write the server refused: the client left after the last chunk
+                pass
+        # FAILED: returning without the last body message makes the server close the connection without the
+        # terminating chunk (a truncated body, RFC 9112 §7.1); DISCONNECTED: nobody is listening.
 
     async def _serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "websocket.connect":

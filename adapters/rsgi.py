@@ -186,8 +186,7 @@ class RSGIAdapter:
         else:
             protocol.response_file(response.status, headers, response.path)
 
-    @staticmethod
-    async def _send_stream(method: str, response: Any, protocol: Any) -> None:
+    async def _send_stream(self, method: str, response: Any, protocol: Any) -> None:
         transport = protocol.response_stream(response.status, _without_content_length(response.raw_headers))
         if method == "HEAD":
             return
@@ -198,10 +197,10 @@ class RSGIAdapter:
             else:
                 await transport.send_bytes(chunk)
 
-        try:
-            await pump(response.chunks(), send, protocol.client_disconnect)
-        except RuntimeError:  # the transport closed under us: the client is gone
-            pass
+        await pump(response.chunks(), send, protocol.client_disconnect, self.app)
+        # Whatever the outcome, Granian ends the body when the transport is freed, which is when this returns (pump
+        # cleared the frames of a failure's traceback). RSGI's stream transport cannot abort a body, so after a
+        # failure the terminating chunk still goes out (docs/sse.md, "A stream that fails"); ASGI servers omit it.
 
     async def _serve_websocket(self, scope: Any, protocol: Any) -> None:
         request = Request("GET", scope.path, scope, None, SOURCE, self.app, self._settings)

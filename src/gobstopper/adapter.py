@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .http._streaming import pump  # the helper adapters call to send a streamed body
+# The helper adapters call to send a streamed body, and its outcomes.
+from .http._streaming import COMPLETE, DISCONNECTED, FAILED, STOPPED, pump
 from .http.errors import ClientDisconnect
 
 # -- HTTP requests ---------------------------------------------------------------------------------------------
@@ -140,12 +141,16 @@ __all__ = [
     "ABNORMAL_CLOSURE",
     "BYTES",
     "CLOSE",
+    "COMPLETE",
+    "DISCONNECTED",
+    "FAILED",
     "GOING_AWAY",
     "INTERNAL_ERROR",
     "MESSAGE_TOO_BIG",
     "NORMAL_CLOSURE",
     "NO_STATUS",
     "POLICY_VIOLATION",
+    "STOPPED",
     "TEXT",
     "UNSUPPORTED_DATA",
     "ChannelClosed",

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..cache._app_api import CacheAppAPI
+from ..http._streaming import end_streams
 from ..http.request import Request
 from ..http.response import Response
 from ..settings import HTTPSettings, Settings, check
@@ -176,6 +177,11 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
     def websocket_routes(self) -> list[RouteRecord]:
         """The WebSocket routes of :attr:`route_table`."""
         return [r for r in self._records if r.websocket]
+
+    @property
+    def mounts(self) -> tuple[tuple[str, Gobstopper], ...]:
+        """The mounted apps, ``(prefix, app)`` in the order they are tried (see :meth:`mount`)."""
+        return tuple(self._mounts)
 
     # -- registration ----------------------------------------------------------------------------------------
 
@@ -434,6 +440,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         dispatcher.serving = False
         dispatcher.stopped = True
         await dispatcher.close_websockets(*_GOING_AWAY)
+        end_streams(self)  # open event streams end now (their generators' finally run), not at the drain timeout
         if dispatcher.inflight:
             dispatcher.drained = asyncio.Event()
             try:

@@ -10,11 +10,13 @@ docstring).
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -86,6 +88,8 @@ class RouteRecord:
         url_format: ``str.format`` template of the path (``/api/users/{id}``).
         casts: annotation-driven conversions of ``str`` parameters (``user_id: int``), by name.
         body: ``(parameter name, msgspec.Struct type)`` decoded from the request body, or ``None``.
+        annotations: the handler's resolved annotations by parameter name (``"return"`` included); one that
+            cannot be resolved is left out.
         return_annotation: the handler's return annotation, or ``inspect.Signature.empty``.
         doc: the handler's docstring (cleaned), or ``None``.
         is_async: whether the handler is a coroutine function (sync ones run in a thread).
@@ -103,6 +107,7 @@ class RouteRecord:
     url_format: str
     casts: dict[str, Callable[[str], Any]]
     body: tuple[str, Any] | None
+    annotations: Mapping[str, Any]
     return_annotation: Any
     doc: str | None
     is_async: bool
@@ -161,8 +166,9 @@ def build_record(
         url_format="/" + "/".join(_segment_format(s) for s in segments),
         casts=casts,
         body=body,
+        annotations=MappingProxyType(hints),
         return_annotation=hints.get("return", inspect.Signature.empty),
-        doc=inspect.getdoc(handler),
+        doc=inspect.getdoc(_target(handler)),
         is_async=is_coroutine_callable(handler),
         max_body_bytes=max_body_bytes,
     )
@@ -184,16 +190,26 @@ def _segment_format(segment: ParsedSegment) -> str:
     return "".join(parts)
 
 
+def _target(handler: Any) -> Any:
+    """The function behind a handler: itself, a partial's function, or a callable object's ``__call__``."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    if inspect.isfunction(handler) or inspect.ismethod(handler):
+        return handler
+    return getattr(handler, "__call__", handler)  # noqa: B004 - callable objects
+
+
 def _annotations(handler: Callable[..., Any]) -> dict[str, Any]:
     """Resolved annotations; one that cannot be resolved (a local class under ``from __future__ import
     annotations``) is skipped, not fatal."""
+    target = _target(handler)
     try:
-        return typing.get_type_hints(handler)
+        return typing.get_type_hints(target)
     except Exception:
         pass
     resolved = {}
-    namespace = getattr(handler, "__globals__", {})
-    for name, annotation in getattr(handler, "__annotations__", {}).items():
+    namespace = getattr(target, "__globals__", {})
+    for name, annotation in getattr(target, "__annotations__", {}).items():
         if isinstance(annotation, str):
             try:
                 annotation = eval(annotation, namespace)

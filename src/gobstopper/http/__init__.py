@@ -1,4 +1,4 @@
-"""HTTP building blocks: request, responses, errors and helpers."""
+"""HTTP building blocks: request, responses, errors, helpers and server-sent events."""
 
 from .errors import (
     BadRequest,
@@ -15,10 +15,12 @@ from .negotiation import negotiate, negotiate_response
 from .problem import problem
 from .request import Request
 from .response import FileResponse, JSONResponse, Response, StreamResponse, redirect
+from .sse import EventSourceResponse, ServerSentEvent
 
 __all__ = [
     "BadRequest",
     "BodyValidationError",
+    "EventSourceResponse",
     "FileResponse",
     "FileStorage",
     "HTTPException",
@@ -28,6 +30,7 @@ __all__ = [
     "Request",
     "RequestTooLarge",
     "Response",
+    "ServerSentEvent",
     "StreamResponse",
     "UnsupportedMediaType",
     "abort",

@@ -16,8 +16,9 @@ from starlette.datastructures import Headers
 from ..adapter import Connection, HeaderSource, RequestSource
 from ..settings import HTTPSettings
 from . import forms
+from ._json import decode_json, json_too_deep
 from .cookies import parse_cookie_header
-from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge, UnsupportedMediaType
+from .errors import BadRequest, HTTPException, RequestTooLarge, UnsupportedMediaType
 from .file_storage import FileStorage
 from .negotiation import best_match
 
@@ -38,51 +39,6 @@ DEFAULT_MAX_HEADERS_TOTAL_BYTES = DEFAULT_HTTP.max_headers_total_bytes
 # RFC 3986 reg-name restricted to what DNS names and IPv4 use, or an IPv6 literal; optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
-
-_json_decoder = msgspec.json.Decoder()
-# For the nesting-depth check: skip string contents, then count brackets.
-_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
-_typed_decoders: dict[Any, msgspec.json.Decoder] = {}
-
-
-def _decoder_for(model: Any) -> msgspec.json.Decoder:
-    decoder = _typed_decoders.get(model)
-    if decoder is None:
-        decoder = _typed_decoders[model] = msgspec.json.Decoder(model)
-    return decoder
-
-
-def json_too_deep(data: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects more than ``limit`` deep (linear; stops at the limit)."""
-    depth = 0
-    for match in _JSON_BRACKETS.finditer(_JSON_STRINGS.sub(b'""', data)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
-
-
-def decode_json(data: bytes, model: Any = None) -> Any:
-    """Decode a JSON body; every way it can fail becomes a 400 or, for a model mismatch, a 422.
-
-    msgspec raises more than ``DecodeError``: deep nesting gives ``RecursionError`` and invalid UTF-8 inside a
-    string gives ``UnicodeDecodeError`` (HARDENING.md §0.4); both are the client's fault, so both are 400.
-    """
-    try:
-        return (_json_decoder if model is None else _decoder_for(model)).decode(data)
-    except msgspec.ValidationError as exc:
-        if model is None:  # the untyped decoder's own limits (e.g. a 5,000-digit integer): malformed, not a mismatch
-            raise BadRequest(f"Invalid JSON body: {exc}") from None
-        message = str(exc)
-        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
-        raise BodyValidationError(message, [{"loc": path, "msg": message.partition(" - at `")[0]}]) from None
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"Invalid JSON body: {exc}") from None
-
 
 class Request(msgspec.Struct, dict=True, eq=False):
     """One HTTP request, as handlers see it.
@@ -507,6 +463,14 @@ class Request(msgspec.Struct, dict=True, eq=False):
         if not data:
             raise BadRequest("Expected a JSON body, got an empty one.")
         return decode_json(data, model)
+
+    async def datastar(self, into: Any = None) -> Any:
+        """The Datastar signals this request carries (``?datastar=`` for GET/DELETE, else the JSON body), as a
+        dict or decoded into ``into`` (a ``msgspec.Struct``); see ``gobstopper.extensions.datastar.read_signals``.
+        """
+        from ..extensions.datastar import read_signals
+
+        return await read_signals(self, into)
 
     # -- forms and files -------------------------------------------------------------------------------------
 

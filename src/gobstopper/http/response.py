@@ -10,6 +10,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import anyio.to_thread
 import msgspec
 
 from .._static_resolver import content_type as guess_content_type
@@ -284,7 +285,10 @@ class StreamResponse(Response):
 
     Args:
         generator: an async generator / async iterable / iterable of ``str`` or ``bytes`` chunks, or a
-            callable returning one. It is closed when the client disconnects.
+            callable returning one. A sync iterable is iterated in a worker thread, one ``next()`` at a time, so
+            it may block. It is closed when the client disconnects (its ``finally`` runs). If it raises after the
+            head went out, the body is truncated (no terminating chunk where the server allows it) and the error
+            is logged once with the app's logger.
         status: the HTTP status.
         headers: extra headers.
         content_type: the media type (``text/plain`` by default, UTF-8 for text types).
@@ -324,9 +328,24 @@ class StreamResponse(Response):
         return _aiter_sync(source)
 
 
+_DONE = object()
+
+
 async def _aiter_sync(source: Iterable[bytes | str]) -> AsyncIterator[bytes | str]:
-    for chunk in source:
-        yield chunk
+    # Each ``next()`` runs in a worker thread (as Starlette's iterate_in_threadpool): a sync source may block
+    # (a file, a database cursor, a template render) without stalling the event loop. The source is closed on
+    # every exit, so its ``finally`` runs when the client leaves.
+    iterator = iter(source)
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, iterator, _DONE)
+            if chunk is _DONE:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 def without_body(response: Response) -> Response:
