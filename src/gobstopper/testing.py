@@ -80,7 +80,7 @@ class TestClient(_StarletteTestClient):
     __test__ = False  # not a pytest test class
 
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(_DecodePathOnce(app), *args, **kwargs)
+        super().__init__(_DecodePathOnce(app), *args, **kwargs)  # type: ignore[arg-type]  # an ASGI 3 app
         self.app = app  # callers see their own app, not the wrapper
 
 

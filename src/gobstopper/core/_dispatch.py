@@ -202,9 +202,9 @@ class Dispatcher:
                 raise MethodNotAllowed(allowed)
             if status == BAD_PARAM:
                 raise BadRequest(params)
-            response = self._slash_redirect(request)
-            if response is not None:
-                return response
+            moved = self._slash_redirect(request)
+            if moved is not None:
+                return moved
             raise NotFound()
         except Exception as exc:
             return await self.handle_exception(request, exc)

@@ -280,9 +280,9 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         # answered by the native resolver like StaticFileMiddleware, but only for its own paths.
         from ..middleware.static import StaticFolder
 
-        module = sys.modules.get(import_name or "")
-        if not os.path.isabs(folder) and getattr(module, "__file__", None):
-            folder = os.path.join(os.path.dirname(module.__file__), folder)  # type: ignore[arg-type]
+        module_file = getattr(sys.modules.get(import_name or ""), "__file__", None)
+        if not os.path.isabs(folder) and module_file:
+            folder = os.path.join(os.path.dirname(module_file), folder)
         static = StaticFolder(folder)
 
         async def static_file(request: Request, filename: str) -> Response:

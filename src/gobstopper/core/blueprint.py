@@ -46,11 +46,10 @@ class Blueprint(Scaffold):
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
         self.name = name
+        self.import_name: str | None = None
         if url_prefix is not None and not url_prefix.startswith("/"):
             # Flask's Blueprint("admin", __name__) passes an import name here; the reference docs do the same.
             self.import_name, url_prefix = url_prefix, None
-        else:
-            self.import_name = None
         self.url_prefix = clean_prefix(url_prefix)
         self.static_folder = static_folder
         self.template_folder = template_folder

@@ -39,9 +39,9 @@ def response_from_result(result: Any) -> Response:
         raise NotFound()
     if status == 405:
         raise MethodNotAllowed({"GET", "HEAD"})
-    response = Response(b"", status=status)  # 304, 416: validators or Content-Range only, no body
-    response.raw_headers[:] = list(result.headers)
-    return response
+    empty = Response(b"", status=status)  # 304, 416: validators or Content-Range only, no body
+    empty.raw_headers[:] = list(result.headers)
+    return empty
 
 
 def prepare_file(response: FileResponse, method: str, header: Any) -> Response:

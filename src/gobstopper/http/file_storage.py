@@ -126,4 +126,4 @@ class _Done:
     """An already finished save (made outside an event loop)."""
 
     def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
+        yield from ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 import msgspec
@@ -22,7 +22,7 @@ class FormSource(Protocol):
     @property
     def headers(self) -> Any: ...
 
-    def stream(self) -> AsyncIterator[bytes]: ...
+    def stream(self) -> AsyncGenerator[bytes, None]: ...
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"

@@ -97,7 +97,7 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, list[str]
             return
         current.file.seek(0)
         headers = Headers(raw=current.headers)
-        upload = UploadFile(current.file, filename=current.filename, headers=headers)
+        upload = UploadFile(current.file, filename=current.filename, headers=headers)  # type: ignore[arg-type]
         if current.name in files:
             current.file.close()
             return

@@ -6,8 +6,8 @@ import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncGenerator
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 import msgspec
@@ -40,7 +40,33 @@ DEFAULT_MAX_HEADERS_TOTAL_BYTES = DEFAULT_HTTP.max_headers_total_bytes
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
 
-class Request(msgspec.Struct, dict=True, eq=False):
+class _LazyState:
+    """The request's lazily computed state: a class default until first set, then in the instance ``__dict__``.
+
+    A plain mixin rather than ``ClassVar``s on the Struct: msgspec makes no fields of it, and type checkers see
+    ordinary instance attributes with defaults.
+    """
+
+    root_path: str = ""
+    _max_body_bytes: int | None = None
+    _query_string: str | None = None
+    _header_source: HeaderSource | None = None
+    _headers: Headers | None = None
+    _connection: Connection | None = None
+    _cookies: dict[str, str] | None = None
+    _args: dict[str, list[str]] | None = None
+    _body: bytes | None = None
+    _body_consumed: bool = False
+    _host: str | None = None
+    _max_json_depth: int | None = None
+    _files: dict[str, FileStorage] | None = None
+    _id: str | None = None
+    # Set by the session middleware (``gobstopper.sessions``); None when no session middleware runs.
+    session: Any = None
+    _session_id: str | None = None
+
+
+class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
     """One HTTP request, as handlers see it.
 
     Attributes are parsed lazily from what the server gave and cached, so a handler pays only for what it reads.
@@ -74,24 +100,6 @@ class Request(msgspec.Struct, dict=True, eq=False):
     # field reads faster than a class default behind the instance dict (benchmarks/instructions.py).
     _form: Any = None
 
-    # Lazily computed state: a class default until first set, then in the instance __dict__.
-    root_path: ClassVar[str] = ""
-    _max_body_bytes: ClassVar[int | None] = None
-    _query_string: ClassVar[str | None] = None
-    _header_source: ClassVar[HeaderSource | None] = None
-    _headers: ClassVar[Headers | None] = None
-    _connection: ClassVar[Connection | None] = None
-    _cookies: ClassVar[dict[str, str] | None] = None
-    _args: ClassVar[dict[str, list[str]] | None] = None
-    _body: ClassVar[bytes | None] = None
-    _body_consumed: ClassVar[bool] = False
-    _host: ClassVar[str | None] = None
-    _max_json_depth: ClassVar[int | None] = None
-    _files: ClassVar[dict[str, FileStorage] | None] = None
-    _id: ClassVar[str | None] = None
-    # Set by the session middleware (``gobstopper.sessions``); None when no session middleware runs.
-    session: ClassVar[Any] = None
-    _session_id: ClassVar[str | None] = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
@@ -363,7 +371,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise RequestTooLarge(limit)
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncGenerator[bytes, None]:
         """The body in chunks as it arrives, counted against :attr:`max_body_bytes` (413 when passed)."""
         if self._body is not None:
             yield self._body

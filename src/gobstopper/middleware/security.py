@@ -321,11 +321,7 @@ class SecurityMiddleware:
 
     @staticmethod
     def _publish_id(request: Request, sid: str | None) -> None:
-        request._session_id = sid  # type: ignore[attr-defined]
-        try:
-            request.session_id = sid  # type: ignore[attr-defined]
-        except AttributeError:  # a read-only property over ``_session_id``
-            pass
+        request._session_id = sid  # ``request.session_id`` is a read-only view of it
 
     # -- the middleware -------------------------------------------------------------------------------------------
 

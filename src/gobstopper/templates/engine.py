@@ -78,10 +78,10 @@ class TemplateEngine:
 
     def set_search_paths(self, paths: Iterable[str | Path]) -> None:
         """Replace the search path (the app's folder, then blueprints' in registration order)."""
-        paths = [os.fspath(p) for p in paths]
-        if paths != self.search_paths:
-            self.search_paths = paths
-            self.env.loader = jinja2.FileSystemLoader(list(paths))
+        folders = [os.fspath(p) for p in paths]
+        if folders != self.search_paths:
+            self.search_paths = folders
+            self.env.loader = jinja2.FileSystemLoader(list(folders))
 
     def add_filter(self, name: str, func: Callable[..., Any]) -> None:
         """Add a filter: ``{{ value | name }}``."""

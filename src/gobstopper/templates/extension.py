@@ -178,7 +178,7 @@ class Templates:
         )
         # Compiled templates by name, while files are not watched (Jinja2's own cache checks a loader weakref and
         # an LRU on every lookup); emptied whenever the environment changes.
-        self._compiled: dict[str, Any] = {}
+        self._compiled = {}
         self._seen = (generation[0], len(app.blueprints))
 
     # -- context -------------------------------------------------------------------------------------------------

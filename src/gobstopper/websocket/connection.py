@@ -685,7 +685,7 @@ class WebSocket:
                     return
                 if reply is not None and data == reply:
                     continue  # a heartbeat answer: liveness only, not for the handler
-                await inbox.put(WebSocketMessage(kind, data))
+                await inbox.put(WebSocketMessage(kind, data))  # type: ignore[arg-type]  # TEXT/BYTES carry str/bytes
         except asyncio.CancelledError:
             raise
         except Exception:
