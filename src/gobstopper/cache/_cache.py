@@ -23,6 +23,7 @@ Rules this module keeps (docs/cache.md explains them for users):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import logging
@@ -77,6 +78,10 @@ async def _call(factory: Callable[[], Any]) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+class _Retry(Exception):
+    """Told to callers waiting on a lookup whose leader was cancelled: they look again."""
 
 
 class Uncached:
@@ -157,13 +162,14 @@ class Cache:
             ("l1_hits", "l2_hits", "misses", "loads", "stale_served", "stale_on_error", "l2_errors"), 0
         )
         self._origin = secrets.token_hex(8)
-        self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._refreshing: dict[str, asyncio.Task[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task[Any] | None = None
         self._l2_down = False
         self._retry_at = 0.0
+        self._closing = False
 
     def __repr__(self) -> str:
         tiers = "memory" + (" + redis" if self.l2 is not None else "")
@@ -463,10 +469,14 @@ class Cache:
         """Stop listening and refreshing, and close the Redis client if the cache made it."""
         tasks = [t for t in (self._listener, *self._background) if t is not None and not t.done()]
         self._listener = None
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        self._closing = True  # redis-py may turn a cancellation inside a read into an error: the loop checks this
+        try:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=5)
+        finally:
+            self._closing = False
         self._background.clear()
         self._inflight.clear()
         self._refreshing.clear()
@@ -502,8 +512,8 @@ class Cache:
             return await _call(factory)
         _check_key(key)
         self._bind_loop()
-        fallback = _MISSING
         slot = self.l1.peek(key)
+        fallback = _MISSING
         if slot is not None:
             now = monotonic()
             if slot.fresh_until > now:
@@ -514,20 +524,73 @@ class Cache:
                 return slot.value
             if slot.error_until > now:
                 fallback = slot.value
-        task = self._inflight.get(key)
-        if task is None:
-            self.stats["misses"] += 1
-            task = asyncio.get_running_loop().create_task(self._load(key, factory, policy, tags, kind, timeout))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._forget(self._inflight, key, done))
+        loop = asyncio.get_running_loop()
+        while True:
+            pending = self._inflight.get(key)
+            if pending is None:
+                # Lead: first one plain GET in this coroutine (an L2 hit costs a round trip, no task, no lock
+                # script); on a miss, the load runs as a task, so a cancelled caller does not cancel it.
+                # Callers arriving meanwhile wait on ``pending``.
+                pending = self._inflight[key] = loop.create_future()
+                try:
+                    value = await self._l2_fresh(key, kind) if slot is None else _MISSING
+                except BaseException:
+                    self._settle(key, pending, error=_Retry())
+                    raise
+                if value is not _MISSING:
+                    self._settle(key, pending, value)
+                    return value
+                self.stats["misses"] += 1
+                task = loop.create_task(self._load(key, factory, policy, tags, kind, timeout))
+                task.add_done_callback(functools.partial(self._settle_from, key, pending))
+            try:
+                return await asyncio.shield(pending)
+            except _Retry:
+                continue  # the caller that was looking in Redis was cancelled: look again
+            except Exception as exc:
+                if fallback is _MISSING:
+                    raise
+                self.stats["stale_on_error"] += 1
+                logger.warning("cache: computing %r failed (%s); serving the stale value (stale-if-error)", key, exc)
+                return fallback
+
+    async def _l2_fresh(self, key: str, kind: Any) -> Any:
+        """The fresh value of ``key`` in Redis, or ``_MISSING`` (also when Redis fails)."""
+        l2 = self._l2_usable()
+        if l2 is None:
+            return _MISSING
         try:
-            return await asyncio.shield(task)
+            record = await l2.get(key)
         except Exception as exc:
-            if fallback is _MISSING:
-                raise
-            self.stats["stale_on_error"] += 1
-            logger.warning("cache: computing %r failed (%s); serving the stale value (stale-if-error)", key, exc)
-            return fallback
+            self._l2_failed(exc)
+            return _MISSING
+        self._l2_ok()
+        found = self._from_record(key, record, kind)
+        if found is None or not found[1]:
+            return _MISSING
+        self.stats["l2_hits"] += 1
+        return found[0].value
+
+    def _settle(
+        self, key: str, pending: asyncio.Future[Any], value: Any = None, error: BaseException | None = None
+    ) -> None:
+        if self._inflight.get(key) is pending:
+            del self._inflight[key]
+        if pending.done():
+            return
+        if error is None:
+            pending.set_result(value)
+        else:
+            pending.set_exception(error)
+            pending.exception()  # retrieved: waiters re-raise it, and nobody waiting is no error
+
+    def _settle_from(self, key: str, pending: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self._settle(key, pending, error=_Retry())
+        elif task.exception() is not None:
+            self._settle(key, pending, error=task.exception())
+        else:
+            self._settle(key, pending, task.result())
 
     async def _load(
         self,
@@ -711,7 +774,7 @@ class Cache:
             self._l2_failed(exc)
 
     @staticmethod
-    def _forget(tasks: dict[str, asyncio.Task[Any]], key: str, done: asyncio.Task[Any]) -> None:
+    def _forget(tasks: dict[str, Any], key: str, done: asyncio.Future[Any]) -> None:
         if tasks.get(key) is done:
             del tasks[key]
 
@@ -791,7 +854,7 @@ class Cache:
 
     async def _listen(self, l2: RedisCacheStore) -> None:
         reconnecting = False
-        while True:
+        while not self._closing:
             pubsub = None
             try:
                 pubsub = l2.pubsub()
@@ -801,13 +864,15 @@ class Cache:
                     await self._load_versions(l2)
                     reconnecting = False
                 self._l2_ok()
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._apply_event(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._closing:
+                    return
                 reconnecting = True
                 self._l2_failed(exc)
                 await asyncio.sleep(self.retry_interval)

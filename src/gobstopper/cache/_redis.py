@@ -31,7 +31,8 @@ HEADER_SIZE = 40
 # are atomic, so a leader that stored the value before releasing its lock is always seen.
 _FETCH_OR_LOCK = """
 local v = redis.call('GET', KEYS[1])
-if v and tonumber(string.sub(v, 2, 14)) > tonumber(ARGV[3]) then return {v, 0} end
+local fresh = v and tonumber(string.sub(v, 2, 14))
+if fresh and fresh > tonumber(ARGV[3]) then return {v, 0} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {v, 1} end
 return {v, 0}
 """
@@ -123,8 +124,10 @@ class RedisCacheStore:
     @property
     def client(self) -> Any:
         """The ``redis.asyncio.Redis`` client (made on first use in the running loop when built from a URL)."""
+        if not self._owned:
+            return self._client
         loop = asyncio.get_running_loop()
-        if self._client is None or (self._owned and loop is not self._loop):
+        if self._client is None or loop is not self._loop:
             # A client made from a URL is bound to the loop it first ran in; a new loop (a test client per
             # request, a second asyncio.run) gets a new client. The old one's sockets die with their loop.
             self._client = self._make_client()
@@ -272,8 +275,10 @@ class RedisCacheStore:
 
     async def close(self) -> None:
         """Close the client if this store made it (a shared client is left to its owner)."""
+        if not self._owned:
+            return
         client, self._client = self._client, None
-        if self._owned and client is not None:
+        if client is not None:
             try:
                 await client.aclose()
             except Exception:  # closing a client whose loop or server is gone: nothing left to release
