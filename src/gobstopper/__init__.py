@@ -10,6 +10,7 @@ Run it with ``gobstopper run app:app`` (Granian RSGI), ``granian --interface rsg
 ``uvicorn app:app``; test it with ``gobstopper.testing.TestClient``.
 """
 
+from .cache import CacheFacade, MemoryCacheStore, SurrealCacheStore, cache_from_env
 from .core.app import Gobstopper
 from .core.blueprint import Blueprint
 from .http.errors import (
@@ -41,6 +42,7 @@ __all__ = [
     "Blueprint",
     "BodyValidationError",
     "CORSMiddleware",
+    "CacheFacade",
     "FileResponse",
     "FileSessionStorage",
     "FileStorage",
@@ -48,6 +50,7 @@ __all__ = [
     "HTTPException",
     "JSONResponse",
     "LimitsMiddleware",
+    "MemoryCacheStore",
     "MemorySessionStorage",
     "NotFound",
     "Request",
@@ -56,6 +59,7 @@ __all__ = [
     "SecurityMiddleware",
     "StaticFileMiddleware",
     "StreamResponse",
+    "SurrealCacheStore",
     "TokenBucketLimiter",
     "UnsupportedMediaType",
     "WebSocket",
@@ -63,6 +67,7 @@ __all__ = [
     "WebSocketManager",
     "WebSocketMessage",
     "abort",
+    "cache_from_env",
     "clear_notifications",
     "get_notifications",
     "is_safe_redirect",
