@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from compat_tests.harness import RealServer, ServerKey
 from gobstopper import Gobstopper
 from gobstopper.cache import Cache, MemoryCacheStore, RedisCacheStore, cache_from_env, cached
 from gobstopper.testing import TestClient
@@ -394,7 +395,7 @@ def test_redis_stopped_mid_test_answers_still_come(own_redis: OwnRedis, caplog: 
         computed.append("page")
         return {"page": True}
 
-    caplog.set_level(logging.WARNING, logger="gobstopper.cache")
+    caplog.set_level(logging.INFO, logger="gobstopper.cache")
     with TestClient(app) as client:
         assert client.get("/value/a").json() == {"name": "a"}
         assert client.get("/page").status_code == 200
@@ -421,3 +422,29 @@ def test_redis_stopped_mid_test_answers_still_come(own_redis: OwnRedis, caplog: 
     stored = Redis.from_url(own_redis.url).exists("gobstopper:cache:v:value:f")
     assert stored == 1
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("kind", ["granian-rsgi", "uvicorn"])
+def test_redis_stopped_under_a_real_server(kind: str, own_redis: OwnRedis, tmp_path: Path) -> None:
+    import httpx
+
+    env = {"GOBSTOPPER_CACHE_REDIS_URL": own_redis.url, "GOBSTOPPER_CACHE_RETRY_INTERVAL": "0.2"}
+    server = RealServer(ServerKey(kind, "cache_app:app", "1"), tmp_path, extra_env=env)
+    server.start()
+    try:
+        server.wait_ready()
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+            first = client.get("/value/a").json()
+            page = client.get("/page").json()
+            own_redis.stop()
+            answers = [client.get("/value/a") for _ in range(5)] + [client.get("/page") for _ in range(5)]
+            answers += [client.get(f"/value/new{i}") for i in range(5)]
+            assert [a.status_code for a in answers] == [200] * 15
+            assert all(a.json() == first for a in answers[:5])  # from memory
+            assert all(a.json() == page for a in answers[5:10])
+            assert [a.json()["name"] for a in answers[10:]] == [f"new{i}" for i in range(5)]  # from the factory
+    finally:
+        server.stop()
+    log = server.log_text()
+    assert log.count("Redis (L2) is unavailable") == 1, log

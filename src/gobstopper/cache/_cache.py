@@ -795,7 +795,7 @@ class Cache:
         l2 = self.l2
         if l2 is None or (self._l2_down and monotonic() < self._retry_at):
             return None
-        if self._listener is None:
+        if self._listener is None or self._listener.done():
             self._ensure_listener()
         return l2
 
@@ -816,7 +816,7 @@ class Cache:
             self._l2_down = False
             # Invalidations published while Redis was away never reached this process.
             self.l1.clear()
-            logger.warning("cache: Redis (L2) is reachable again; memory tier emptied to resynchronise")
+            logger.info("cache: Redis (L2) is reachable again; memory tier emptied to resynchronise")
 
     def _event(self, **fields: Any) -> bytes:
         fields["o"] = self._origin
