@@ -10,6 +10,7 @@ Run it with ``gobstopper run app:app`` (Granian RSGI), ``granian --interface rsg
 ``uvicorn app:app``; test it with ``gobstopper.testing.TestClient``.
 """
 
+from .cache import CacheFacade, MemoryCacheStore, SurrealCacheStore, cache_from_env
 from .core.app import Gobstopper
 from .core.blueprint import Blueprint
 from .http.errors import (
@@ -42,6 +43,7 @@ __all__ = [
     "Blueprint",
     "BodyValidationError",
     "CORSMiddleware",
+    "CacheFacade",
     "FileResponse",
     "FileSessionStorage",
     "FileStorage",
@@ -49,6 +51,7 @@ __all__ = [
     "HTTPException",
     "JSONResponse",
     "LimitsMiddleware",
+    "MemoryCacheStore",
     "MemorySessionStorage",
     "NotFound",
     "Request",
@@ -57,6 +60,7 @@ __all__ = [
     "SecurityMiddleware",
     "StaticFileMiddleware",
     "StreamResponse",
+    "SurrealCacheStore",
     "TaskInfo",
     "TaskPriority",
     "TaskQueue",
@@ -69,6 +73,7 @@ __all__ = [
     "WebSocketManager",
     "WebSocketMessage",
     "abort",
+    "cache_from_env",
     "clear_notifications",
     "get_notifications",
     "is_safe_redirect",
