@@ -71,7 +71,9 @@ class StaticFileMiddleware:
             return await request.app.handle_exception(request, exc)  # type: ignore[union-attr]
 
 
-#: The reference's names for the Rust and the hybrid static middleware: one implementation here, which uses
-#: Rust when ``gobstopper_rs`` is installed and its Python twin otherwise.
+#: The reference's other names for the static middleware (the app-core guide's ``StaticMiddleware``, and the Rust
+#: and hybrid ones): one implementation here, which uses Rust when ``gobstopper_rs`` is installed and its Python
+#: twin otherwise.
+StaticMiddleware = StaticFileMiddleware
 RustStaticMiddleware = StaticFileMiddleware
 HybridStaticMiddleware = StaticFileMiddleware
