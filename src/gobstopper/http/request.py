@@ -122,6 +122,8 @@ class Request(msgspec.Struct, dict=True, eq=False):
     _max_json_depth: ClassVar[int | None] = None
     _form: ClassVar[Any] = None
     _files: ClassVar[dict[str, FileStorage] | None] = None
+    _csrf_token: ClassVar[str | None] = None
+    _security: ClassVar[Any] = None  # the SecurityMiddleware handling this request, set by it
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
@@ -146,6 +148,24 @@ class Request(msgspec.Struct, dict=True, eq=False):
     def url_rule(self) -> str | None:
         """The pattern of the matched route (``"/users/<int:id>"``)."""
         return self._route.pattern if self._route is not None else None
+
+    @property
+    def csrf_token(self) -> str | None:
+        """The CSRF token for this request's session, created on first read (Django's ``get_token``).
+
+        Reading it stores a secret in the session when it has none yet (so the session is saved and its cookie
+        sent), and returns the secret masked for this response (BREACH); every masked form stays valid for the
+        session's lifetime. ``None`` when no :class:`~gobstopper.middleware.SecurityMiddleware` handles the
+        request.
+        """
+        token = self._csrf_token
+        if token is None and self._security is not None:
+            token = self._csrf_token = self._security.csrf_token_for(self)
+        return token
+
+    @csrf_token.setter
+    def csrf_token(self, value: str | None) -> None:
+        self._csrf_token = value
 
     # -- URL ---------------------------------------------------------------------------------------------------
 
