@@ -288,6 +288,10 @@ class HttpxTarget(Target):
         method, target, headers, body = parse_raw_request(data)
         if not target.startswith("/"):
             raise NotImplementedError(f"in-process paths only take origin-form targets, not {target!r}")
+        try:  # raw UTF-8 in the target: httpx sends it percent-encoded, which the app decodes to the same text
+            target = target.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
         req = httpx.Request(method, httpx.URL(self.base + target), headers=headers, content=body or None)
         try:
             response = self.client.send(req)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from starlette.datastructures import FormData, UploadFile
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
+from ._text import decode_form_component, decode_wire
 from .errors import BadRequest, BodyValidationError, UnsupportedMediaType
+from .file_storage import UploadSpool
 
 if TYPE_CHECKING:
     from .request import Request
@@ -21,6 +24,63 @@ FORM_TYPES = frozenset({URLENCODED, MULTIPART})
 MAX_FORM_FIELDS = 1000
 MAX_FORM_FILES = 1000
 MAX_PART_BYTES = 1024 * 1024
+
+
+class _FormParser(FormParser):
+    """Starlette's streaming urlencoded parser, decoding names and values by the wire policy (``http/_text.py``).
+
+    Starlette decodes the raw bytes as Latin-1 before percent-decoding, so a raw ``é`` (``C3 A9``) came back as
+    ``Ã©`` and an invalid byte as a Latin-1 letter; here the bytes are percent-decoded first, then read as UTF-8
+    with U+FFFD, exactly like the query string.
+    """
+
+    def on_field_end(self) -> None:
+        self._current_fields += 1
+        if self._current_fields > self.max_fields:
+            raise MultiPartException(f"Too many fields. Maximum number of fields is {self.max_fields}.")
+        self._items.append((decode_form_component(self._field_name), decode_form_component(self._field_value)))
+
+
+class _MultiPartParser(MultiPartParser):
+    """Starlette's streaming multipart parser with two changes.
+
+    - Text (field values, field names, file names) is decoded by the wire policy: UTF-8 with U+FFFD. Starlette
+      fell back to Latin-1 for anything that was not valid UTF-8 (or in a declared charset).
+    - Files spool into :class:`~gobstopper.http.file_storage.UploadSpool`, whose on-disk file has a name, so
+      ``FileStorage.save`` can move a large upload into place instead of copying it.
+    """
+
+    def on_headers_finished(self) -> None:
+        part = self._current_part
+        _, options = parse_options_header(part.content_disposition)
+        try:
+            part.field_name = decode_wire(options[b"name"])
+        except KeyError:
+            raise MultiPartException('The Content-Disposition header field "name" must be provided.') from None
+        if b"filename" in options:
+            self._current_files += 1
+            if self._current_files > self.max_files:
+                raise MultiPartException(f"Too many files. Maximum number of files is {self.max_files}.")
+            spool = UploadSpool(max_size=self.spool_max_size)
+            self._files_to_close_on_error.append(spool)
+            part.file = UploadFile(
+                file=spool,  # type: ignore[arg-type]
+                size=0,
+                filename=decode_wire(options[b"filename"]),
+                headers=Headers(raw=part.item_headers),
+            )
+        else:
+            self._current_fields += 1
+            if self._current_fields > self.max_fields:
+                raise MultiPartException(f"Too many fields. Maximum number of fields is {self.max_fields}.")
+            part.file = None
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            self.items.append((part.field_name, decode_wire(part.data)))
+        else:
+            super().on_part_end()
 
 
 async def parse_form(request: Request) -> FormData:
@@ -37,11 +97,11 @@ async def parse_form(request: Request) -> FormData:
     headers = request.headers
     try:
         if mimetype == URLENCODED:
-            parser: Any = FormParser(
+            parser: Any = _FormParser(
                 headers, request.stream(), max_fields=MAX_FORM_FIELDS, max_part_size=MAX_PART_BYTES
             )
         else:
-            parser = MultiPartParser(
+            parser = _MultiPartParser(
                 headers,
                 request.stream(),
                 max_files=MAX_FORM_FILES,

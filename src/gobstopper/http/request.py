@@ -558,7 +558,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         raise ValueError(f"unknown bind source {source!r}")
 
     async def close(self) -> None:
-        """Release uploaded files (after their pending saves). The framework calls this after each request."""
+        """Release uploaded files. The framework calls this after each request."""
         form = self._form
         if form is None:
             return
