@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from starlette.routing import compile_path
-
 from .. import _native
 from ..cache._app_api import CacheAppAPI
 from ..http._files import prepare_file
@@ -43,7 +41,15 @@ from ..websocket.manager import WebSocketManager
 from ._entry import ServerEntry
 from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
-from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, flask_to_starlette, parse_pattern
+from ._router import (
+    BAD_PARAM,
+    FOUND,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    RouteConflict,
+    build_path,
+    parse_pattern,
+)
 from ._scaffold import Scaffold
 from .blueprint import Blueprint, _clean_prefix
 from .extension import check_extension
@@ -368,19 +374,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         route = self._names.get(name)
         if route is None:
             raise ValueError(f"no route named {name!r}")
-        _, path_format, convertors = compile_path(flask_to_starlette(route.pattern))
-        missing = [p for p in convertors if p not in params]
-        if missing:
-            raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
-        path = path_format
-        for param, convertor in convertors.items():
-            value = params.pop(param)
-            try:
-                text = convertor.to_string(value)
-            except (AssertionError, ValueError, TypeError) as exc:
-                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}") from exc
-            safe = _URL_SAFE if param_is_path(route.pattern, param) else _URL_SAFE.replace("/", "")
-            path = path.replace("{" + param + "}", quote(text, safe=safe))
+        path = build_path(route.pattern, params, name)  # takes the pattern's parameters out of params
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         return path + ("?" + query if query else "")
 

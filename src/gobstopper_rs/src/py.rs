@@ -64,7 +64,13 @@ fn lookups(py: Python<'_>) -> PyResult<&Lookups> {
     })
 }
 
-/// The Python object Starlette's convertor (or ours, for `date`) returns for `text`.
+/// `int` values have at most this many digits; the messages of a bad value. Equal to `MAX_INT_DIGITS`,
+/// `INT_TOO_LONG` and `FLOAT_NOT_FINITE` in `gobstopper/core/_convertors.py` (the twin tests compare answers).
+const MAX_INT_DIGITS: usize = 4300;
+const INT_TOO_LONG: &str = "more than 4300 digits";
+const FLOAT_NOT_FINITE: &str = "too large to be a finite float";
+
+/// The Python object `gobstopper/core/_convertors.py`'s convertor returns for `text` (same value, same errors).
 fn convert_value<'py>(py: Python<'py>, conv: Conv, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     match conv {
         Conv::Str | Conv::Path => Ok(py_str(py, text)?.into_any()),
@@ -72,13 +78,22 @@ fn convert_value<'py>(py: Python<'py>, conv: Conv, text: &[u8]) -> PyResult<Boun
             let digits = std::str::from_utf8(text).expect("int values are ASCII digits");
             Ok(digits.parse::<u64>().expect("at most 18 digits").into_pyobject(py)?.into_any())
         }
-        // Long values go through Python's own int(): same value, same limit (sys.get_int_max_str_digits()).
+        Conv::Int if text.len() > MAX_INT_DIGITS => Err(PyValueError::new_err(INT_TOO_LONG)),
+        // Long values go through Python's own int(): the same value.
         Conv::Int => py.get_type::<PyInt>().call1((py_str(py, text)?,)),
-        Conv::Float if text.len() <= 40 => {
-            let digits = std::str::from_utf8(text).expect("float values are ASCII");
-            Ok(PyFloat::new(py, digits.parse::<f64>().expect("float regex")).into_any())
+        Conv::Float => {
+            // Both are correctly rounded (IEEE 754 round-to-nearest), so they give the same float; Python's
+            // float() keeps long inputs cheap to reason about.
+            let value = if text.len() <= 40 {
+                std::str::from_utf8(text).expect("float values are ASCII").parse::<f64>().expect("float regex")
+            } else {
+                py.get_type::<PyFloat>().call1((py_str(py, text)?,))?.extract::<f64>()?
+            };
+            if !value.is_finite() {
+                return Err(PyValueError::new_err(FLOAT_NOT_FINITE));
+            }
+            Ok(PyFloat::new(py, value).into_any())
         }
-        Conv::Float => py.get_type::<PyFloat>().call1((py_str(py, text)?,)),
         Conv::Uuid => lookups(py)?.uuid.bind(py).call1((py_str(py, text)?,)),
         Conv::Date => lookups(py)?.fromisoformat.bind(py).call1((py_str(py, text)?,)),
     }
