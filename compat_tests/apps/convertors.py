@@ -78,3 +78,13 @@ async def build(request):
         return {"url": app.url_for(spec["route"], v=value)}
     except ValueError as exc:
         return {"error": str(exc).partition(":")[0]}
+
+
+@app.get("/ann-float/<x>")
+async def annotated_float(request, x: float):
+    return _describe(x)
+
+
+@app.get("/ann-int/<x>")
+async def annotated_int(request, x: int):
+    return _describe(x)

@@ -40,6 +40,7 @@ import datetime
 import decimal
 import math
 import operator
+import re
 import uuid
 from typing import Any
 
@@ -190,6 +191,42 @@ BUILTIN_CONVERTORS = frozenset(BUILTIN_TYPES)
 UNTYPED_CONVERTORS = frozenset({"str"})
 
 _STOCK_MODULES = frozenset({"starlette.convertors", __name__})
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def cast_int(text: str) -> int:
+    """An ``int``-annotated ``str`` parameter: ASCII digits with an optional sign (no spaces, ``_`` or other
+    scripts' digits, which ``int()`` would take), at most :data:`MAX_INT_DIGITS` digits."""
+    if _INT_TEXT.fullmatch(text) is None:
+        raise ValueError(f"{text!r} is not a decimal integer")
+    if len(text.lstrip("+-")) > MAX_INT_DIGITS:
+        raise ValueError(INT_TOO_LONG)
+    return int(text)
+
+
+def cast_float(text: str) -> float:
+    """A ``float``-annotated ``str`` parameter: an ASCII decimal number, exponent allowed, whose value is finite
+    (``nan``, ``inf`` and ``1e400``, which ``float()`` would take, are refused)."""
+    if _FLOAT_TEXT.fullmatch(text) is None:
+        raise ValueError(f"{text!r} is not a decimal number")
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(FLOAT_NOT_FINITE)
+    return number
+
+
+#: How a ``str`` path parameter is converted when the handler annotates it (``def h(request, n: int)``); a
+#: failure is a 400. The same finiteness and shape rules as the convertors.
+ANNOTATION_CASTS: dict[Any, Any] = {
+    int: cast_int,
+    float: cast_float,
+    uuid.UUID: uuid.UUID,
+    datetime.date: datetime.date.fromisoformat,
+    datetime.datetime: datetime.datetime.fromisoformat,
+    bool: lambda v: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[v.lower()],
+}
 
 
 def get_convertor(name: str) -> Convertor[Any]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import inspect
 import typing
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +14,7 @@ import msgspec
 from ..http.errors import BadRequest
 from ..http.forms import FORM_TYPES
 from ..http.response import Response
+from ._convertors import ANNOTATION_CASTS
 from ._returns import to_response
 from ._scaffold import MiddlewareEntry
 
@@ -29,15 +28,8 @@ Endpoint = Callable[["Request"], Awaitable[Response]]
 #: Methods whose declared body size is checked against the limit before the handler runs.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# Annotations a ``str`` path parameter is converted to, and how.
-_CASTS: dict[Any, Callable[[str], Any]] = {
-    int: int,
-    float: float,
-    uuid.UUID: uuid.UUID,
-    datetime.date: datetime.date.fromisoformat,
-    datetime.datetime: datetime.datetime.fromisoformat,
-    bool: lambda v: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[v.lower()],
-}
+# Annotations a ``str`` path parameter is converted to, and how (strict and finite, as the convertors).
+_CASTS: dict[Any, Callable[[str], Any]] = ANNOTATION_CASTS
 
 
 class Route:
