@@ -18,10 +18,12 @@ class StaticFileMiddleware:
 
     Paths are checked before any file system access (no ``..``, backslashes, NUL, absolute or drive paths,
     device names) and symlinks leaving the directory are refused; anything refused or missing is the same 404.
-    Answers carry ``Content-Type``, ``Content-Length``, a weak ``ETag``, ``Last-Modified``, ``Cache-Control``
-    (a year and ``immutable`` for fingerprinted names such as ``app.3f9a1c2b.js``), ``Accept-Ranges``; they
-    honour ``If-None-Match``/``If-Modified-Since`` (304), one ``Range`` (206, or 416), and precompressed
-    ``.br``/``.gz`` siblings chosen by ``Accept-Encoding`` (with ``Vary``). Python never reads the bytes: under
+    Answers carry ``Content-Type``, ``Content-Length``, a strong ``ETag`` (size and nanosecond mtime),
+    ``Last-Modified``, ``Cache-Control`` (a year and ``immutable`` for fingerprinted names such as
+    ``app.3f9a1c2b.js``), ``Accept-Ranges``; they honour the preconditions of RFC 9110 §13.2.2 in its order
+    (``If-Match``/``If-Unmodified-Since``: 412; ``If-None-Match``/``If-Modified-Since``: 304; ``If-Range``), one
+    ``Range`` (206, or 416), and precompressed ``.br``/``.gz`` siblings chosen by ``Accept-Encoding`` (with
+    ``Vary``). Python never reads the bytes: under
     RSGI Granian sends the file, under ASGI ``pathsend`` or chunks read off the event loop.
 
     The prefix matches whole segments: ``/static`` does not catch ``/staticfoo``. Other paths go on to the app.
@@ -64,6 +66,9 @@ class StaticFileMiddleware:
             header("if-modified-since"),
             header("range"),
             header("accept-encoding"),
+            if_match=header("if-match"),
+            if_unmodified_since=header("if-unmodified-since"),
+            if_range=header("if-range"),
         )
         try:
             return response_from_result(result)

@@ -284,25 +284,35 @@ struct OwnedRequest {
     if_modified_since: Option<String>,
     range: Option<String>,
     accept_encoding: Option<String>,
+    if_match: Option<String>,
+    if_unmodified_since: Option<String>,
+    if_range: Option<String>,
+}
+
+/// The header arguments of a resolve call, as Python passed them.
+struct Headers<'a, 'py> {
+    if_none_match: Option<&'a Bound<'py, PyString>>,
+    if_modified_since: Option<&'a Bound<'py, PyString>>,
+    range: Option<&'a Bound<'py, PyString>>,
+    accept_encoding: Option<&'a Bound<'py, PyString>>,
+    if_match: Option<&'a Bound<'py, PyString>>,
+    if_unmodified_since: Option<&'a Bound<'py, PyString>>,
+    if_range: Option<&'a Bound<'py, PyString>>,
 }
 
 impl OwnedRequest {
-    fn new(
-        rel_path: &Bound<'_, PyString>,
-        method: &Bound<'_, PyString>,
-        if_none_match: Option<&Bound<'_, PyString>>,
-        if_modified_since: Option<&Bound<'_, PyString>>,
-        range_header: Option<&Bound<'_, PyString>>,
-        accept_encoding: Option<&Bound<'_, PyString>>,
-    ) -> Self {
+    fn new(rel_path: &Bound<'_, PyString>, method: &Bound<'_, PyString>, h: Headers<'_, '_>) -> Self {
         OwnedRequest {
             // A path with lone surrogates names no file we could open: 404, as in the twin.
             rel_path: rel_path.to_str().ok().map(str::to_owned),
             method: method.to_string_lossy().into_owned(),
-            if_none_match: header(if_none_match),
-            if_modified_since: header(if_modified_since),
-            range: header(range_header),
-            accept_encoding: header(accept_encoding),
+            if_none_match: header(h.if_none_match),
+            if_modified_since: header(h.if_modified_since),
+            range: header(h.range),
+            accept_encoding: header(h.accept_encoding),
+            if_match: header(h.if_match),
+            if_unmodified_since: header(h.if_unmodified_since),
+            if_range: header(h.if_range),
         }
     }
 
@@ -314,6 +324,9 @@ impl OwnedRequest {
             if_modified_since: self.if_modified_since.as_deref(),
             range: self.range.as_deref(),
             accept_encoding: self.accept_encoding.as_deref(),
+            if_match: self.if_match.as_deref(),
+            if_unmodified_since: self.if_unmodified_since.as_deref(),
+            if_range: self.if_range.as_deref(),
         };
         if self.rel_path.is_none() && (req.method == "GET" || req.method == "HEAD") {
             return Resolved { status: 404, path: None, headers: Vec::new(), start: 0, end: 0 };
@@ -324,7 +337,8 @@ impl OwnedRequest {
 
 /// Resolve a request for a file under `root` (see STATIC.md). The file system work runs without the GIL.
 #[pyfunction]
-#[pyo3(signature = (root, rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding, follow_symlinks=false))]
+#[pyo3(signature = (root, rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding,
+                    follow_symlinks=false, *, if_match=None, if_unmodified_since=None, if_range=None))]
 #[allow(clippy::too_many_arguments)]
 fn resolve(
     py: Python<'_>,
@@ -336,8 +350,20 @@ fn resolve(
     range_header: Option<&Bound<'_, PyString>>,
     accept_encoding: Option<&Bound<'_, PyString>>,
     follow_symlinks: bool,
+    if_match: Option<&Bound<'_, PyString>>,
+    if_unmodified_since: Option<&Bound<'_, PyString>>,
+    if_range: Option<&Bound<'_, PyString>>,
 ) -> StaticResult {
-    let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+    let headers = Headers {
+        if_none_match,
+        if_modified_since,
+        range: range_header,
+        accept_encoding,
+        if_match,
+        if_unmodified_since,
+        if_range,
+    };
+    let req = OwnedRequest::new(rel_path, method, headers);
     py.detach(|| req.run(|r| statics::resolve(&root, r, follow_symlinks))).into()
 }
 
@@ -370,7 +396,8 @@ impl StaticResolver {
         Ok(self.real_root.as_os_str().into_pyobject(py)?.into_any())
     }
 
-    #[pyo3(signature = (rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding))]
+    #[pyo3(signature = (rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding, *,
+                        if_match=None, if_unmodified_since=None, if_range=None))]
     #[allow(clippy::too_many_arguments)]
     fn resolve(
         &self,
@@ -381,8 +408,20 @@ impl StaticResolver {
         if_modified_since: Option<&Bound<'_, PyString>>,
         range_header: Option<&Bound<'_, PyString>>,
         accept_encoding: Option<&Bound<'_, PyString>>,
+        if_match: Option<&Bound<'_, PyString>>,
+        if_unmodified_since: Option<&Bound<'_, PyString>>,
+        if_range: Option<&Bound<'_, PyString>>,
     ) -> StaticResult {
-        let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+        let headers = Headers {
+            if_none_match,
+            if_modified_since,
+            range: range_header,
+            accept_encoding,
+            if_match,
+            if_unmodified_since,
+            if_range,
+        };
+        let req = OwnedRequest::new(rel_path, method, headers);
         py.detach(|| req.run(|r| statics::resolve_in(&self.real_root, r, self.follow_symlinks))).into()
     }
 }
