@@ -8,6 +8,7 @@ import math
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,3 +80,28 @@ def test_messages_and_limits() -> None:
     assert get_convertor("date").to_string("2024-05-01") == "2024-05-01"
     with pytest.raises(ValueError):
         get_convertor("date").to_string(datetime.datetime(2024, 5, 1))
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "nan", "NaN"])
+@pytest.mark.parametrize("source", ["query", "form"])
+def test_query_and_form_floats_are_finite_too(value: str, source: str) -> None:
+    """The same kind in ``bind``/``form(model)``: msgspec reads "nan"/"inf" text as floats; 422 here."""
+
+    class Point(msgspec.Struct):
+        x: float
+        ys: list[float] = []
+
+    app = Gobstopper(__name__)
+
+    @app.route("/p", methods=["GET", "POST"])
+    async def point(request):
+        return msgspec.to_builtins(await request.bind(Point, source=source))
+
+    client = TestClient(app)
+    send = (lambda q: client.get("/p", params=q)) if source == "query" else (lambda q: client.post("/p", data=q))
+    assert send({"x": "1.5"}).json() == {"x": 1.5, "ys": []}
+    r = send({"x": value})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "$.x", "msg": "Expected a finite number"}]
+    r = send({"x": "1", "ys": ["2", value]})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == "$.ys[1]", r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -132,8 +133,32 @@ def convert_fields(fields: dict[str, list[str]], model: Any) -> Any:
     """
     data = {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
     try:
-        return msgspec.convert(data, model, strict=False)
+        result = msgspec.convert(data, model, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
         loc = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
         raise BodyValidationError(message, [{"loc": loc, "msg": message.partition(" - at `")[0]}]) from None
+    # msgspec reads the text "nan", "inf" and "-infinity" as floats; a JSON body can never hold them (RFC 8259),
+    # and neither may fields from the wire: every float is finite (as for the path convertors).
+    loc = _non_finite(msgspec.to_builtins(result), "$")
+    if loc is not None:
+        message = f"Expected a finite number - at `{loc}`"
+        raise BodyValidationError(message, [{"loc": loc, "msg": "Expected a finite number"}])
+    return result
+
+
+def _non_finite(value: Any, loc: str) -> str | None:
+    """Where the first non-finite float in ``value`` (built-in types) is, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else loc
+    if isinstance(value, dict):
+        items: Any = ((f"{loc}.{k}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{loc}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = _non_finite(item, where)
+        if found is not None:
+            return found
+    return None
