@@ -3,6 +3,7 @@ and :class:`UploadSpool`, the spooled file uploads are written to."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -11,7 +12,7 @@ import tempfile
 import unicodedata
 import weakref
 from collections.abc import Awaitable, Generator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from starlette.datastructures import UploadFile
 
@@ -78,7 +79,7 @@ class UploadSpool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
         fd, path = tempfile.mkstemp(prefix="gobstopper-upload-")
         newfile = os.fdopen(fd, "w+b")
         self._unlinker = weakref.finalize(self, _unlink, path)
-        old = self._file  # type: ignore[has-type]
+        old = cast(io.BytesIO, self._file)  # type: ignore[has-type]  # in memory until now
         position = old.tell()
         newfile.write(old.getvalue())
         newfile.seek(position)

@@ -140,10 +140,10 @@ def convert_fields(fields: dict[str, list[str]], model: Any) -> Any:
         raise BodyValidationError(message, [{"loc": loc, "msg": message.partition(" - at `")[0]}]) from None
     # msgspec reads the text "nan", "inf" and "-infinity" as floats; a JSON body can never hold them (RFC 8259),
     # and neither may fields from the wire: every float is finite (as for the path convertors).
-    loc = _non_finite(msgspec.to_builtins(result), "$")
-    if loc is not None:
-        message = f"Expected a finite number - at `{loc}`"
-        raise BodyValidationError(message, [{"loc": loc, "msg": "Expected a finite number"}])
+    where = _non_finite(msgspec.to_builtins(result), "$")
+    if where is not None:
+        message = f"Expected a finite number - at `{where}`"
+        raise BodyValidationError(message, [{"loc": where, "msg": "Expected a finite number"}])
     return result
 
 

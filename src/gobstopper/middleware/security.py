@@ -315,7 +315,7 @@ class SecurityMiddleware:
         request.session = state.session  # type: ignore[attr-defined]
         self._publish_id(request, state.sid)
         request.csrf_token = None  # made on first read (Request.csrf_token -> csrf_token_for)
-        request._security = self
+        request._security = self  # type: ignore[misc]  # a lazily set attribute (Request's ClassVar default)
         return state
 
     @staticmethod
