@@ -57,7 +57,8 @@ class ASGISource:
     """How the core reads an ASGI request (``scope`` is the ASGI scope dict, ``channel`` is ``receive``)."""
 
     def query_string(self, scope: Any) -> str:
-        return scope["query_string"].decode("latin-1")
+        # The wire policy (gobstopper/http/_text.py): what Granian's RSGI scope gives for the same bytes.
+        return scope["query_string"].decode("utf-8", "replace")
 
     def headers(self, scope: Any) -> RawHeaders:
         return RawHeaders(scope["headers"])

@@ -212,6 +212,7 @@ def test_run_uvicorn_passes_api_arguments(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert kwargs["lifespan"] == "on"
     assert kwargs["app_dir"] == str(tmp_path.resolve())
     assert kwargs["ws_max_size"] == MAX_WS_MESSAGE_BYTES  # uvicorn buffers no more of a message than the app accepts
+    assert kwargs["proxy_headers"] is False  # app.trusted_proxies is the only proxy policy
 
 
 # ------------------------------------------------------------------------------------------ real servers
@@ -299,6 +300,44 @@ def test_run_serves_hello_example(start_cli: Any, server: str) -> None:
     assert json.loads(body) == {"user_id": "42", "name": "User 42"}
     stop(process)
     assert process.returncode is not None
+
+
+PROXY_APP = """
+from gobstopper import Gobstopper
+
+app = Gobstopper(__name__)
+app.trusted_proxies = {trusted!r}
+
+
+@app.get("/")
+async def who(request):
+    return {{"client_ip": request.client_ip, "scheme": request.scheme}}
+"""
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("server", list(SERVER_ARGS))
+@pytest.mark.parametrize(
+    ("trusted", "expected"),
+    [
+        ([], {"client_ip": "127.0.0.1", "scheme": "http"}),  # uvicorn alone would believe 127.0.0.1
+        (["127.0.0.1"], {"client_ip": "203.0.113.9", "scheme": "https"}),
+    ],
+    ids=["untrusted", "trusted"],
+)
+def test_run_leaves_forwarded_headers_to_trusted_proxies(
+    start_cli: Any, tmp_path: Path, server: str, trusted: list[str], expected: dict[str, str]
+) -> None:
+    """Issue 11 item 9: ``gobstopper run`` never lets the server apply a proxy policy of its own."""
+    project = tmp_path / "proxy_project"
+    project.mkdir()
+    (project / "proxyapp.py").write_text(PROXY_APP.format(trusted=trusted))
+    port, _, log_path = start_cli(project, "proxyapp:app", *SERVER_ARGS[server])
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read()) == expected, log_path.read_text()
 
 
 RELOAD_APP = """

@@ -253,18 +253,42 @@ def test_csrf_can_be_disabled() -> None:
         assert client.post("/change", headers={"origin": "https://evil.example"}).status_code == 200
 
 
-def test_request_csrf_token_is_set_once_the_session_has_one() -> None:
+def test_request_csrf_token_is_created_on_first_read() -> None:
+    """Issue 11 item 7: Django's get_token semantics, within the request's own session."""
     app, security = make_app()
+
+    @app.get("/attr")
+    async def attr(request: Any) -> Any:
+        first = request.csrf_token
+        return {"token": first, "again": request.csrf_token}
+
+    @app.get("/cold")
+    async def cold(request: Any) -> Any:
+        return {"cold": True}  # never reads the token: no session is created
+
+    with TestClient(app, base_url="https://testserver") as client:
+        cold_answer = client.get("/cold")
+        assert "set-cookie" not in cold_answer.headers
+        r = client.get("/attr")
+        token = r.json()["token"]
+        assert token and r.json()["again"] == token  # one value per response
+        assert "session_id=" in r.headers["set-cookie"]  # the session holding the secret was saved
+        assert "cookie" in r.headers["vary"].lower() and r.headers["cache-control"] == "private"
+        assert client.post("/change", headers={"x-csrf-token": token, "origin": ORIGIN}).status_code == 200
+        # A session that already has a secret: the same secret, masked afresh, no new cookie.
+        r = client.get("/attr")
+        assert r.json()["token"] != token and "set-cookie" not in r.headers
+        assert client.post("/change", headers={"x-csrf-token": r.json()["token"], "origin": ORIGIN}).status_code == 200
+
+
+def test_request_csrf_token_without_security_middleware_is_none() -> None:
+    app = Gobstopper(__name__)
 
     @app.get("/attr")
     async def attr(request: Any) -> Any:
         return {"token": request.csrf_token}
 
-    with TestClient(app, base_url="https://testserver") as client:
-        assert client.get("/attr").json()["token"] is None  # no session yet: nothing created
-        client.get("/token")
-        token = client.get("/attr").json()["token"]
-        assert token and client.post("/change", headers={"x-csrf-token": token, "origin": ORIGIN}).status_code == 200
+    assert TestClient(app).get("/attr").json() == {"token": None}
 
 
 def test_host_cookie_prefix_rules() -> None:

@@ -16,6 +16,7 @@ import jinja2
 import pytest
 
 from gobstopper import Blueprint, Gobstopper, JSONResponse, MemorySessionStorage, SecurityMiddleware, notification
+from gobstopper.http.helpers import stream_template
 from gobstopper.templates.engine import TemplateEngine
 from gobstopper.testing import TestClient
 from tests._streams import run_asgi, run_rsgi
@@ -412,3 +413,22 @@ def test_apps_without_templates_never_import_jinja2() -> None:
         "assert not app.middleware\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_the_stream_template_helper_streams_for_the_current_app(folder: Path) -> None:
+    (folder / "rows.html").write_text("{% for i in range(n) %}<p>{{ i }}</p>{% endfor %}")
+    app = Gobstopper(__name__)
+    app.init_templates(str(folder))
+
+    @app.get("/rows")
+    async def rows(request):
+        return await stream_template("rows.html", n=3)
+
+    r = TestClient(app).get("/rows")
+    assert (r.status_code, r.text) == (200, "<p>0</p><p>1</p><p>2</p>")
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_the_stream_template_helper_outside_a_request_says_why() -> None:
+    with pytest.raises(RuntimeError, match="init_templates"):
+        asyncio.run(stream_template("x.html"))

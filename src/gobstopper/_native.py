@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from starlette.convertors import CONVERTOR_TYPES
-
 from . import _static_resolver
+from .core._convertors import get_convertor
 from .core._router import RouteConflict
 from .core._router import Router as PythonRouter
 
@@ -34,10 +33,7 @@ if RustRouter is not None:
     import gobstopper_rs
 
     # The Rust router hard-codes each convertor's regex; if the registry was changed, only Python is right.
-    if any(
-        name not in CONVERTOR_TYPES or CONVERTOR_TYPES[name].regex != regex
-        for name, regex in gobstopper_rs.CONVERTOR_REGEXES.items()
-    ):
+    if any(get_convertor(name).regex != regex for name, regex in gobstopper_rs.CONVERTOR_REGEXES.items()):
         RustRouter = None
     StaticResolver: Any = gobstopper_rs.StaticResolver
     resolve_static: Any = gobstopper_rs.resolve

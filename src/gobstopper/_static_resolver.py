@@ -263,13 +263,34 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str:
 
 
 def none_match(header: str, etag: str) -> bool:
-    """Does ``If-None-Match`` match ``etag`` (weak comparison)?"""
+    """Does ``If-None-Match`` match ``etag`` (weak comparison, RFC 9110 §8.8.3.2: ``W/`` ignored on both sides)?"""
     opaque = etag.removeprefix("W/")
     for item in header.split(","):
         item = item.strip(_OWS)
         if item == "*" or item.removeprefix("W/") == opaque:
             return True
     return False
+
+
+def strong_match(header: str, etag: str) -> bool:
+    """Does ``If-Match`` match ``etag`` (strong comparison: neither tag weak, same opaque tag)? ``*`` always does:
+    the file exists (RFC 9110 §13.1.1)."""
+    strong = not etag.startswith("W/")
+    for item in header.split(","):
+        item = item.strip(_OWS)
+        if item == "*" or (strong and item == etag):
+            return True
+    return False
+
+
+def range_condition(header: str, etag: str, last_modified: int) -> bool:
+    """Is ``If-Range`` true (RFC 9110 §13.1.5)? An entity tag (it starts with ``"`` or ``W/``) must match ``etag``
+    strongly; otherwise an HTTP-date must equal the ``Last-Modified`` sent (seconds); anything else is false."""
+    value = header.strip(_OWS)
+    if value.startswith(('"', "W/")):
+        return not etag.startswith("W/") and value == etag
+    date = parse_http_date(value)
+    return date is not None and date == last_modified
 
 
 _DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
@@ -431,6 +452,9 @@ def resolve_in(
     range_header: str | None,
     accept_encoding: str | None,
     follow_symlinks: bool = False,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_range: str | None = None,
 ) -> StaticResult:
     """Resolve a request against a root that is already a real path (see STATIC.md)."""
     if method != "GET" and method != "HEAD":
@@ -455,10 +479,22 @@ def resolve_in(
         chosen, coding, suffix = file, None, ""
     real, size, mtime_ns = chosen
     name = segments[-1]
-    etag = f'W/"{size:x}-{_hex_signed(mtime_ns)}{suffix}"'
+    etag = f'"{size:x}-{_hex_signed(mtime_ns)}{suffix}"'
     mtime_seconds = mtime_ns // 1_000_000_000
+    last_modified = min(max(mtime_seconds, 0), MAX_HTTP_SECONDS)  # the second Last-Modified shows
     cache_control = CACHE_IMMUTABLE if is_fingerprinted(name) else CACHE_REVALIDATE
 
+    # RFC 9110 §13.2.2, steps 1-2: the state the client expects, else 412.
+    if if_match is not None:
+        failed = not strong_match(if_match, etag)
+    elif if_unmodified_since is not None:
+        date = parse_http_date(if_unmodified_since)
+        failed = date is not None and mtime_seconds > date
+    else:
+        failed = False
+    if failed:
+        return StaticResult(412, None, [("vary", "accept-encoding")] if vary else [])
+    # Steps 3-4: the client's copy is current: 304.
     if if_none_match is not None:
         not_modified = none_match(if_none_match, etag)
     elif if_modified_since is not None:
@@ -472,6 +508,9 @@ def resolve_in(
             headers.append(("vary", "accept-encoding"))
         return StaticResult(304, None, headers)
 
+    # Step 5: a Range only applies while If-Range (when sent) still names this representation.
+    if range_header is not None and if_range is not None and not range_condition(if_range, etag, last_modified):
+        range_header = None
     outcome = "ignore" if range_header is None else parse_range(range_header, size)
     if outcome == "unsatisfiable":
         return StaticResult(416, None, [("content-range", f"bytes */{size}")])
@@ -484,7 +523,7 @@ def resolve_in(
         ("content-type", content_type(name)),
         ("content-length", str(end - start)),
         ("etag", etag),
-        ("last-modified", format_http_date(mtime_seconds)),
+        ("last-modified", format_http_date(last_modified)),
         ("cache-control", cache_control),
         ("accept-ranges", "bytes"),
     ]
@@ -506,6 +545,10 @@ def resolve(
     range_header: str | None,
     accept_encoding: str | None,
     follow_symlinks: bool = False,
+    *,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_range: str | None = None,
 ) -> StaticResult:
     """Resolve a request for a file under ``root`` (made real first; a missing root answers 404)."""
     if method != "GET" and method != "HEAD":
@@ -523,6 +566,9 @@ def resolve(
         range_header,
         accept_encoding,
         follow_symlinks,
+        if_match,
+        if_unmodified_since,
+        if_range,
     )
 
 
@@ -546,6 +592,10 @@ class StaticResolver:
         if_modified_since: str | None,
         range_header: str | None,
         accept_encoding: str | None,
+        *,
+        if_match: str | None = None,
+        if_unmodified_since: str | None = None,
+        if_range: str | None = None,
     ) -> StaticResult:
         return resolve_in(
             self.root,
@@ -556,4 +606,7 @@ class StaticResolver:
             range_header,
             accept_encoding,
             self.follow_symlinks,
+            if_match,
+            if_unmodified_since,
+            if_range,
         )

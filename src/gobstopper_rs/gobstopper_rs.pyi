@@ -56,6 +56,10 @@ def resolve(
     range_header: str | None,
     accept_encoding: str | None,
     follow_symlinks: bool = False,
+    *,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_range: str | None = None,
 ) -> StaticResult: ...
 
 @final
@@ -75,6 +79,10 @@ class StaticResolver:
         if_modified_since: str | None,
         range_header: str | None,
         accept_encoding: str | None,
+        *,
+        if_match: str | None = None,
+        if_unmodified_since: str | None = None,
+        if_range: str | None = None,
     ) -> StaticResult: ...
 
 def content_type(name: str) -> str: ...

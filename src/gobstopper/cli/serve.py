@@ -140,6 +140,9 @@ def run_granian(config: ServeConfig) -> None:
 def run_uvicorn(config: ServeConfig) -> None:
     """Serve the app with uvicorn over ASGI, lifespan on (blocks until the server stops).
 
+    uvicorn's own proxy-header handling is off: ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed only from
+    ``app.trusted_proxies`` (docs/deployment.md). Granian has no such handling of its own.
+
     Args:
         config: The server configuration; ``threads`` and ``interface`` are not used.
     """
@@ -160,6 +163,9 @@ def run_uvicorn(config: ServeConfig) -> None:
         access_log=config.access_log,
         app_dir=wd,
         server_header=False,  # no "server: uvicorn": the app decides (SecurityMiddleware sends none by default)
+        # uvicorn would otherwise believe X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS (127.0.0.1 by default)
+        # and rewrite the client and scheme before the app sees them: app.trusted_proxies is the only policy.
+        proxy_headers=False,
         # uvicorn assembles fragmented and compressed messages before the app sees them, up to its own 16 MiB
         # default: cap that at the framework's limit so a message never fragments its way past it in memory.
         ws_max_size=MAX_WS_MESSAGE_BYTES,

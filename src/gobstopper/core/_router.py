@@ -34,9 +34,10 @@ nothing here decodes again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from starlette.convertors import Convertor
 
@@ -141,6 +142,38 @@ def parse_pattern(pattern: str) -> list[ParsedSegment]:
             raise ValueError(f"route pattern {pattern!r} has a malformed placeholder in {raw!r}")
         segments.append(ParsedSegment(tuple(literals), tuple(convs), tuple(names)))
     return segments
+
+
+#: Characters ``url_for`` leaves unencoded in a parameter value (RFC 3986 pchar; ``/`` only for ``path``).
+URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def build_path(segments: Sequence[ParsedSegment], params: dict[str, Any], name: str) -> str:
+    """The path of a parsed pattern with its parameters written by their convertors (``url_for``).
+
+    The parameters the pattern uses are taken out of ``params`` (what is left is the caller's query string).
+    Values are percent-encoded (UTF-8); literal text is kept as written.
+
+    Raises:
+        ValueError: a parameter is missing, or its convertor refuses the value (see ``_convertors.py``: a value
+            ``url_for`` writes always gives back the same value when requested).
+    """
+    missing = [p for seg in segments for p in seg.param_names if p not in params]
+    if missing:
+        raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
+    parts = []
+    for seg in segments:
+        text = seg.literals[0]
+        for conv_name, param, literal in zip(seg.convertor_names, seg.param_names, seg.literals[1:]):
+            value = params.pop(param)
+            try:
+                written = get_convertor(conv_name).to_string(value)
+                text += quote(written, safe=URL_SAFE if conv_name == "path" else URL_SAFE.replace("/", ""))
+            except (AssertionError, ValueError, TypeError, OverflowError) as exc:  # UnicodeEncodeError included
+                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}: {exc}") from exc
+            text += literal
+        parts.append(text)
+    return "/" + "/".join(parts)
 
 
 def flask_to_starlette(pattern: str) -> str:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from ..cache._app_api import CacheAppAPI
 from ..http._streaming import end_streams
@@ -21,17 +21,16 @@ from ..tasks._app_api import TasksAppAPI
 from ..templates._app_api import TemplatesAppAPI
 from ..websocket._settings import WebSocketSettings
 from ..websocket.manager import WebSocketManager
-from ._convertors import get_convertor
 from ._dispatch import Dispatcher
 from ._entry import ServerEntry
 from ._pipeline import call_hook
+from ._router import build_path
 from ._scaffold import Scaffold
 from .blueprint import Blueprint
 from .extension import check_extension
 from .routes import RouteRecord, build_record, clean_prefix, join_path
 
 SLASH_POLICIES = ("strict", "add_slash", "remove_slash")
-_URL_SAFE = "/:@!$&'()*+,;=-._~"
 #: The close code and reason open WebSockets get at shutdown (RFC 6455 §7.4.1: going away).
 _GOING_AWAY = (1001, "server shutting down")
 
@@ -373,20 +372,9 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         record = self._names.get(name)
         if record is None:
             raise ValueError(f"no route named {name!r}")
-        missing = [p.name for p in record.params if p.name not in params]
-        if missing:
-            raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
-        values = {}
-        for param in record.params:
-            value = params.pop(param.name)
-            try:
-                text = get_convertor(param.convertor).to_string(value)
-            except (AssertionError, ValueError, TypeError) as exc:
-                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param.name!r}") from exc
-            safe = _URL_SAFE if param.convertor == "path" else _URL_SAFE.replace("/", "")  # a path keeps its slashes
-            values[param.name] = quote(text, safe=safe)
+        path = build_path(record.segments, params, name)  # takes the pattern's parameters out of params
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-        return record.url_format.format_map(values) + ("?" + query if query else "")
+        return path + ("?" + query if query else "")
 
     # -- errors ------------------------------------------------------------------------------------------------
 

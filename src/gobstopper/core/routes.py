@@ -9,11 +9,9 @@ docstring).
 
 from __future__ import annotations
 
-import datetime
 import functools
 import inspect
 import typing
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,17 +19,11 @@ from typing import Any
 
 import msgspec
 
+from ._convertors import ANNOTATION_CASTS
 from ._router import ParsedSegment, parse_pattern
 
-# Annotations a ``str`` path parameter is converted to, and how (DESIGN.md §3, in docs/architecture.md).
-_CASTS: dict[Any, Callable[[str], Any]] = {
-    int: int,
-    float: float,
-    uuid.UUID: uuid.UUID,
-    datetime.date: datetime.date.fromisoformat,
-    datetime.datetime: datetime.datetime.fromisoformat,
-    bool: lambda v: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[v.lower()],
-}
+# Annotations a ``str`` path parameter is converted to, and how (strict and finite, as the convertors).
+_CASTS: dict[Any, Callable[[str], Any]] = ANNOTATION_CASTS
 
 
 def join_path(*parts: str) -> str:

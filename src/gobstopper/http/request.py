@@ -61,6 +61,8 @@ class _LazyState:
     _max_json_depth: int | None = None
     _files: dict[str, FileStorage] | None = None
     _id: str | None = None
+    _csrf_token: str | None = None
+    _security: Any = None  # the SecurityMiddleware handling this request, set by it
     # Set by the session middleware (``gobstopper.sessions``); None when no session middleware runs.
     session: Any = None
     _session_id: str | None = None
@@ -151,6 +153,24 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
         """The app's logger (``app.logger``), or the framework's ``gobstopper`` logger without an app."""
         logger = getattr(self.app, "logger", None)
         return logger if isinstance(logger, logging.Logger) else _framework_logger
+
+    @property
+    def csrf_token(self) -> str | None:
+        """The CSRF token for this request's session, created on first read (Django's ``get_token``).
+
+        Reading it stores a secret in the session when it has none yet (so the session is saved and its cookie
+        sent), and returns the secret masked for this response (BREACH); every masked form stays valid for the
+        session's lifetime. ``None`` when no :class:`~gobstopper.middleware.SecurityMiddleware` handles the
+        request.
+        """
+        token = self._csrf_token
+        if token is None and self._security is not None:
+            token = self._csrf_token = self._security.csrf_token_for(self)
+        return token
+
+    @csrf_token.setter
+    def csrf_token(self, value: str | None) -> None:
+        self._csrf_token = value
 
     # -- URL ---------------------------------------------------------------------------------------------------
 
@@ -552,7 +572,7 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
         raise ValueError(f"unknown bind source {source!r}")
 
     async def close(self) -> None:
-        """Release uploaded files (after their pending saves). The framework calls this after each request."""
+        """Release uploaded files. The framework calls this after each request."""
         form = self._form
         if form is None:
             return

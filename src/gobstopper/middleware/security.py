@@ -314,9 +314,8 @@ class SecurityMiddleware:
                     await self._store("delete", sid)
         request.session = state.session  # type: ignore[attr-defined]
         self._publish_id(request, state.sid)
-        secret = state.session.raw().get(CSRF_SESSION_KEY)
-        request.csrf_token = self._mask(secret) if isinstance(secret, str) else None  # type: ignore[attr-defined]
-        request._security = self  # type: ignore[attr-defined]
+        request.csrf_token = None  # made on first read (Request.csrf_token -> csrf_token_for)
+        request._security = self  # type: ignore[misc]  # a lazily set attribute (Request's ClassVar default)
         return state
 
     @staticmethod
@@ -447,8 +446,19 @@ class SecurityMiddleware:
         assert token is not None
         state = _current.get()
         if state is not None and state.session is session:
-            state.request.csrf_token = token  # type: ignore[attr-defined]
+            state.request.csrf_token = token
         return token
+
+    def csrf_token_for(self, request: Request) -> str | None:
+        """The CSRF token behind ``request.csrf_token``: created in the request's session on first read.
+
+        None when this middleware is not (or no longer) handling ``request``: a secret stored in a session that
+        will not be saved would give a token that never validates.
+        """
+        state = _current.get()
+        if state is None or state.request is not request:
+            return None
+        return self.generate_csrf_token(state.session)
 
     def csrf_token_matches(self, submitted: str, secret: str) -> bool:
         """Whether a submitted token (masked, or the bare secret) matches the session's secret, in constant time."""
@@ -551,7 +561,7 @@ class SecurityMiddleware:
             session = state.session
             dict.clear(session)
             session.modified, session.new, session.accessed = False, True, True
-            state.request.csrf_token = None  # type: ignore[attr-defined]
+            state.request.csrf_token = None
             self._publish_id(state.request, None)
 
     async def regenerate_session_id(self, request: Request) -> str | None:
@@ -572,7 +582,7 @@ class SecurityMiddleware:
         session = state.session
         session.new = True  # no record under the new id yet
         session[CSRF_SESSION_KEY] = _b64e(secrets.token_bytes(32))
-        request.csrf_token = self._mask(session[CSRF_SESSION_KEY])  # type: ignore[attr-defined]
+        request.csrf_token = self._mask(session[CSRF_SESSION_KEY])
         self._publish_id(request, state.sid)
         return state.sid
 

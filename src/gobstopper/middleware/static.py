@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 class StaticFolder:
     """The files of one directory, as responses.
 
-    Paths are checked before any file system access (no ``..``, backslashes, NUL, absolute or drive paths, device
-    names) and symlinks leaving the directory are refused; anything refused or missing is the same 404. Answers
-    carry ``Content-Type``, ``Content-Length``, a weak ``ETag``, ``Last-Modified``, ``Cache-Control`` (a year and
-    ``immutable`` for fingerprinted names such as ``app.3f9a1c2b.js``), ``Accept-Ranges``; they honour
-    ``If-None-Match``/``If-Modified-Since`` (304), one ``Range`` (206, or 416), and precompressed ``.br``/``.gz``
-    siblings chosen by ``Accept-Encoding`` (with ``Vary``). Python never reads the bytes: under RSGI Granian sends
-    the file, under ASGI ``pathsend`` or chunks read off the event loop.
+    Paths are checked before any file system access (no ``..``, backslashes, NUL, absolute or drive paths,
+    device names) and symlinks leaving the directory are refused; anything refused or missing is the same 404.
+    Answers carry ``Content-Type``, ``Content-Length``, a strong ``ETag`` (size and nanosecond mtime),
+    ``Last-Modified``, ``Cache-Control`` (a year and ``immutable`` for fingerprinted names such as
+    ``app.3f9a1c2b.js``), ``Accept-Ranges``; they honour the preconditions of RFC 9110 §13.2.2 in its order
+    (``If-Match``/``If-Unmodified-Since``: 412; ``If-None-Match``/``If-Modified-Since``: 304; ``If-Range``), one
+    ``Range`` (206, or 416), and precompressed ``.br``/``.gz`` siblings chosen by ``Accept-Encoding`` (with
+    ``Vary``). Python never reads the bytes: under RSGI Granian sends the file, under ASGI ``pathsend`` or chunks
+    read off the event loop.
 
     Args:
         directory: the directory to serve (must exist).
@@ -39,7 +41,7 @@ class StaticFolder:
         self.resolver = _native.StaticResolver(self.directory, follow_symlinks)
 
     def respond(self, request: Request, relative_path: str) -> Response:
-        """The answer for ``relative_path`` inside the directory (200, 206, 304, 416).
+        """The answer for ``relative_path`` inside the directory (200, 206, 304, 412, 416).
 
         Raises:
             NotFound: refused or missing (one answer for both, on purpose).
@@ -53,6 +55,9 @@ class StaticFolder:
             header("if-modified-since"),
             header("range"),
             header("accept-encoding"),
+            if_match=header("if-match"),
+            if_unmodified_since=header("if-unmodified-since"),
+            if_range=header("if-range"),
         )
         return response_from_result(result)
 
@@ -103,8 +108,9 @@ class StaticFileMiddleware:
             return await request.app.handle_exception(request, exc)
 
 
-#: The reference's names for the Rust, the hybrid and (in the app-core guide) the plain static middleware: one
-#: implementation here, which uses Rust when ``gobstopper_rs`` is installed and its Python twin otherwise.
+#: The reference's other names for the static middleware (the app-core guide's ``StaticMiddleware``, and the Rust
+#: and hybrid ones): one implementation here, which uses Rust when ``gobstopper_rs`` is installed and its Python
+#: twin otherwise.
+StaticMiddleware = StaticFileMiddleware
 RustStaticMiddleware = StaticFileMiddleware
 HybridStaticMiddleware = StaticFileMiddleware
-StaticMiddleware = StaticFileMiddleware

@@ -425,7 +425,7 @@ class WebSocket:
         return await self._next()
 
     async def receive_text(self) -> str:
-        """The next message as text (a binary one is decoded as UTF-8).
+        """The next message as text (a binary one is decoded as UTF-8, U+FFFD for invalid bytes).
 
         Raises:
             WebSocketDisconnect: the connection closed.
@@ -434,7 +434,7 @@ class WebSocket:
         if message.type == CLOSE:
             raise WebSocketDisconnect(message.code or NO_STATUS, message.reason)
         data = message.data
-        return data if isinstance(data, str) else data.decode("utf-8")  # type: ignore[union-attr]
+        return data if isinstance(data, str) else data.decode("utf-8", "replace")  # type: ignore[union-attr]
 
     async def receive_bytes(self) -> bytes:
         """The next message as bytes (a text one is encoded as UTF-8).

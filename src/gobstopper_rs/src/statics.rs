@@ -17,6 +17,9 @@ pub struct Request<'a> {
     pub if_modified_since: Option<&'a str>,
     pub range: Option<&'a str>,
     pub accept_encoding: Option<&'a str>,
+    pub if_match: Option<&'a str>,
+    pub if_unmodified_since: Option<&'a str>,
+    pub if_range: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -296,10 +299,27 @@ pub fn parse_range(header: &str, size: u64) -> RangeOutcome {
     RangeOutcome::Partial(first, end)
 }
 
-/// Does `If-None-Match` match `etag` (weak comparison)?
+/// Does `If-None-Match` match `etag` (weak comparison, RFC 9110 §8.8.3.2: `W/` ignored on both sides)?
 pub fn none_match(header: &str, etag: &str) -> bool {
     let opaque = etag.strip_prefix("W/").unwrap_or(etag);
     header.split(',').map(trim_ows).any(|item| item == "*" || item.strip_prefix("W/").unwrap_or(item) == opaque)
+}
+
+/// Does `If-Match` match `etag` (strong comparison: neither tag weak, same opaque tag)? `*` always does: the file
+/// exists (RFC 9110 §13.1.1).
+pub fn strong_match(header: &str, etag: &str) -> bool {
+    let strong = !etag.starts_with("W/");
+    header.split(',').map(trim_ows).any(|item| item == "*" || (strong && item == etag))
+}
+
+/// Is `If-Range` true (RFC 9110 §13.1.5)? An entity tag (it starts with `"` or `W/`) must match `etag` strongly;
+/// otherwise an HTTP-date must equal the `Last-Modified` sent (seconds); anything else is false.
+pub fn range_condition(header: &str, etag: &str, last_modified: i64) -> bool {
+    let value = trim_ows(header);
+    if value.starts_with('"') || value.starts_with("W/") {
+        return !etag.starts_with("W/") && value == etag;
+    }
+    parse_http_date(value) == Some(last_modified)
 }
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -525,10 +545,21 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
     };
     let name = segments[segments.len() - 1];
     let etag =
-        format!("W/\"{:x}-{}{}\"", chosen.size, hex_signed(chosen.mtime_ns), encoding.map_or("", |(_, suffix)| suffix));
+        format!("\"{:x}-{}{}\"", chosen.size, hex_signed(chosen.mtime_ns), encoding.map_or("", |(_, suffix)| suffix));
     let mtime_seconds = i64::try_from(chosen.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+    let last_modified = mtime_seconds.clamp(0, MAX_HTTP_SECONDS); // the second Last-Modified shows
     let cache_control = if is_fingerprinted(name) { CACHE_IMMUTABLE } else { CACHE_REVALIDATE };
 
+    // RFC 9110 §13.2.2, steps 1-2: the state the client expects, else 412.
+    let failed = match (req.if_match, req.if_unmodified_since) {
+        (Some(im), _) => !strong_match(im, &etag),
+        (None, Some(ius)) => parse_http_date(ius).is_some_and(|date| mtime_seconds > date),
+        (None, None) => false,
+    };
+    if failed {
+        return Resolved::bare(412, if vary { vec![("vary", "accept-encoding".into())] } else { Vec::new() });
+    }
+    // Steps 3-4: the client's copy is current: 304.
     let not_modified = match (req.if_none_match, req.if_modified_since) {
         (Some(inm), _) => none_match(inm, &etag),
         (None, Some(ims)) => parse_http_date(ims).is_some_and(|date| mtime_seconds <= date),
@@ -542,7 +573,12 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
         return Resolved::bare(304, headers);
     }
     let size = chosen.size;
-    let range = req.range.map_or(RangeOutcome::Ignore, |r| parse_range(r, size));
+    // Step 5: a Range only applies while If-Range (when sent) still names this representation.
+    let range_header = match req.if_range {
+        Some(condition) if !range_condition(condition, &etag, last_modified) => None,
+        _ => req.range,
+    };
+    let range = range_header.map_or(RangeOutcome::Ignore, |r| parse_range(r, size));
     let (status, start, end) = match range {
         RangeOutcome::Unsatisfiable => {
             return Resolved::bare(416, vec![("content-range", format!("bytes */{size}"))]);
@@ -554,7 +590,7 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
         ("content-type", content_type(name)),
         ("content-length", (end - start).to_string()),
         ("etag", etag),
-        ("last-modified", format_http_date(mtime_seconds)),
+        ("last-modified", format_http_date(last_modified)),
         ("cache-control", cache_control.into()),
         ("accept-ranges", "bytes".into()),
     ];
@@ -689,6 +725,21 @@ mod tests {
         assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(format_http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
         assert_eq!(format_http_date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn preconditions_compare_strongly() {
+        assert!(strong_match("\"a-1\"", "\"a-1\""));
+        assert!(strong_match("\"x\", \"a-1\"", "\"a-1\""));
+        assert!(strong_match("*", "\"a-1\""));
+        assert!(!strong_match("W/\"a-1\"", "\"a-1\""));
+        assert!(!strong_match("\"a-1\"", "W/\"a-1\""));
+        assert!(range_condition(" \"a-1\" ", "\"a-1\"", 5));
+        assert!(!range_condition("W/\"a-1\"", "\"a-1\"", 5));
+        assert!(!range_condition("\"a-2\"", "\"a-1\"", 5));
+        assert!(range_condition("Thu, 01 Jan 1970 00:00:05 GMT", "\"a-1\"", 5));
+        assert!(!range_condition("Thu, 01 Jan 1970 00:00:06 GMT", "\"a-1\"", 5));
+        assert!(!range_condition("garbage", "\"a-1\"", 5));
     }
 
     #[test]

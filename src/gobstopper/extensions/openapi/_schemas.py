@@ -34,7 +34,7 @@ CONVERTOR_SCHEMAS: dict[str, dict[str, Any]] = {
     "date": {"type": "string", "format": "date"},
 }
 
-#: Annotations of ``str`` path parameters the framework converts (``_pipeline._CASTS``), as schemas.
+#: Annotations of ``str`` path parameters the framework converts (``core.routes._CASTS``), as schemas.
 CAST_SCHEMAS: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
     float: {"type": "number"},
