@@ -656,7 +656,7 @@ def load_routes_table() -> ModuleType:
 
 def router_classes() -> dict[str, Callable[[], Any] | None]:
     """The router implementations by name (None when the Rust extension is not installed)."""
-    from gobstopper.core._router import Router as PythonRouter
+    from gobstopper._native.router import Router as PythonRouter
 
     try:
         from gobstopper_rs import Router as RustRouter

@@ -19,7 +19,7 @@ from gobstopper import (
     make_response,
     redirect,
 )
-from gobstopper.core._router import RouteConflict
+from gobstopper._native.router import RouteConflict
 from gobstopper.testing import TestClient
 
 

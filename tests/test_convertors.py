@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gobstopper import Gobstopper
 from gobstopper._native import RustRouter
-from gobstopper.core._convertors import FLOAT_NOT_FINITE, INT_TOO_LONG, MAX_INT_DIGITS, get_convertor
+from gobstopper._native.pattern import FLOAT_NOT_FINITE, INT_TOO_LONG, MAX_INT_DIGITS, get_convertor
 from gobstopper.testing import TestClient
 
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.convertors import CONVERTOR_TYPES, Convertor
 
-from gobstopper.core import _router as py_router
-from gobstopper.core._convertors import get_convertor
+from gobstopper._native import router as py_router
+from gobstopper._native.pattern import get_convertor
 
 try:
     import gobstopper_rs

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gobstopper import _static_resolver as twin
+from gobstopper._native import statics as twin
 
 try:
     import gobstopper_rs

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from gobstopper import Blueprint, Gobstopper, StaticFileMiddleware
-from gobstopper.core import _router
+from gobstopper._native import pattern, router
 from gobstopper.core.routes import Param, RouteRecord, join_path
 from gobstopper.testing import TestClient
 
@@ -82,7 +82,7 @@ def test_url_for_never_parses_the_pattern_again(monkeypatch: pytest.MonkeyPatch)
     async def files(request, uid, rest):
         return ""
 
-    monkeypatch.setattr(_router, "parse_pattern", lambda pattern: pytest.fail("parsed again"))
+    monkeypatch.setattr(pattern, "parse_pattern", lambda text: pytest.fail("parsed again"))
     # Literal text stays as registered; parameters are quoted (a path parameter keeps its slashes).
     assert app.url_for("files", uid=3, rest="a b/c", q="1") == "/u/3/files/a%20b/c/{literal}?q=1"
     with pytest.raises(ValueError, match="missing parameter"):
@@ -92,11 +92,11 @@ def test_url_for_never_parses_the_pattern_again(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_head_rule_is_the_routers(tmp_path: Path) -> None:
-    assert _router.target_for({"GET": 1}, "HEAD") == 1
-    assert _router.target_for({"GET": 1, "HEAD": 2}, "HEAD") == 2
-    assert _router.target_for({"POST": 1}, "HEAD") is None
-    assert _router.allowed_methods({"GET"}) == {"GET", "HEAD", "OPTIONS"}
-    assert _router.allowed_methods({"POST"}) == {"POST", "OPTIONS"}
+    assert router.target_for({"GET": 1}, "HEAD") == 1
+    assert router.target_for({"GET": 1, "HEAD": 2}, "HEAD") == 2
+    assert router.target_for({"POST": 1}, "HEAD") is None
+    assert router.allowed_methods({"GET"}) == {"GET", "HEAD", "OPTIONS"}
+    assert router.allowed_methods({"POST"}) == {"POST", "OPTIONS"}
 
 
 def test_a_static_folder_is_a_route_named_static(tmp_path: Path) -> None:

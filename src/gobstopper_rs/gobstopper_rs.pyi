@@ -26,7 +26,7 @@ class UnsupportedConvertor(ValueError):
 
 @final
 class Router:
-    """Same API and answers as ``gobstopper.core._router.Router``."""
+    """Same API and answers as ``gobstopper._native.router.Router``."""
 
     def __init__(self) -> None: ...
     def add(self, pattern: str, methods: Iterable[str], endpoint: object) -> None:
@@ -66,7 +66,7 @@ def resolve(
 class StaticResolver:
     """A resolver bound to one root, made real once (FileNotFoundError / NotADirectoryError otherwise)."""
 
-    def __init__(self, root: str | PathLike[str], follow_symlinks: bool = False) -> None: ...
+    def __new__(cls, root: str | PathLike[str], follow_symlinks: bool = False) -> StaticResolver: ...
     @property
     def root(self) -> str: ...
     @property
@@ -87,3 +87,21 @@ class StaticResolver:
 
 def content_type(name: str) -> str: ...
 def is_fingerprinted(name: str) -> bool: ...
+
+__all__ = [
+    "Router",
+    "StaticResult",
+    "StaticResolver",
+    "resolve",
+    "content_type",
+    "is_fingerprinted",
+    "RouteConflict",
+    "UnsupportedConvertor",
+    "FOUND",
+    "BAD_PARAM",
+    "METHOD_NOT_ALLOWED",
+    "NOT_FOUND",
+    "MIME_TYPES",
+    "CONVERTOR_REGEXES",
+    "__version__",
+]

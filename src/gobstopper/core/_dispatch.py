@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import _native
+from .._native.router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, allowed_methods, target_for
 from ..http._files import prepare_file
 from ..http.errors import BadRequest, HTTPException, MethodNotAllowed, NotFound, ServiceUnavailable
 from ..http.problem import render_http_exception
@@ -23,7 +24,6 @@ from ..http.response import BODILESS_STATUSES, FILE, Response, json_response, re
 from ..websocket._run import NOT_ACCEPTED, origin_status, run_websocket
 from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
-from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, allowed_methods, target_for
 
 if TYPE_CHECKING:
     from ..http.request import Request

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from .._native.pattern import build_path
 from ..cache._app_api import CacheAppAPI
 from ..http._streaming import end_streams
 from ..http.request import Request
@@ -24,7 +25,6 @@ from ..websocket.manager import WebSocketManager
 from ._dispatch import Dispatcher
 from ._entry import ServerEntry
 from ._pipeline import call_hook
-from ._router import build_path
 from ._scaffold import Scaffold
 from .blueprint import Blueprint
 from .extension import check_extension

@@ -19,8 +19,7 @@ from typing import Any
 
 import msgspec
 
-from ._convertors import ANNOTATION_CASTS
-from ._router import ParsedSegment, parse_pattern
+from .._native.pattern import ANNOTATION_CASTS, ParsedSegment, parse_pattern
 
 # Annotations a ``str`` path parameter is converted to, and how (strict and finite, as the convertors).
 _CASTS: dict[Any, Callable[[str], Any]] = ANNOTATION_CASTS
@@ -124,7 +123,7 @@ def build_record(
     """Parse ``pattern`` and inspect ``handler`` once, into a record.
 
     Raises:
-        ValueError: the pattern is malformed (see :func:`gobstopper.core._router.parse_pattern`).
+        ValueError: the pattern is malformed (see :func:`gobstopper._native.pattern.parse_pattern`).
     """
     segments = tuple(parse_pattern(pattern))
     params = tuple(Param(n, c) for s in segments for n, c in zip(s.param_names, s.convertor_names))

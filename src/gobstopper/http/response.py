@@ -13,7 +13,7 @@ from urllib.parse import quote
 import anyio.to_thread
 import msgspec
 
-from .._static_resolver import content_type as guess_content_type
+from .._native.statics import content_type as guess_content_type
 from .cookies import build_set_cookie
 from .headers import HeadersInit, ResponseHeaders, check_header
 

@@ -287,7 +287,7 @@ def _guess_content_type(template_name: str) -> str:
     extension = template_name.rsplit(".", 1)[-1].lower() if "." in template_name else ""
     if extension in ("", "html", "htm", "jinja", "jinja2", "j2"):
         return HTML  # the constant itself: render() tests it with ``is``
-    from .._static_resolver import content_type
+    from .._native.statics import content_type
 
     guessed: str = content_type(template_name)
     if guessed.startswith("text/") and "charset" not in guessed:

@@ -145,7 +145,7 @@ fn pattern_error(py: Python<'_>, pattern: &Bound<'_, PyString>, error: PatternEr
     })
 }
 
-/// The native router: the same API and answers as `gobstopper.core._router.Router`.
+/// The native router: the same API and answers as `gobstopper._native.router.Router`.
 #[pyclass(module = "gobstopper_rs")]
 struct Router {
     inner: CoreRouter<Handler>,
@@ -453,7 +453,7 @@ fn gobstopper_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BAD_PARAM", 1)?;
     m.add("METHOD_NOT_ALLOWED", 2)?;
     m.add("NOT_FOUND", 3)?;
-    m.add("MIME_TYPES", statics::MIME_TYPES.to_vec())?;
+    m.add("MIME_TYPES", statics::mime_types().to_vec())?;
     let regexes = PyDict::new(py);
     for conv in Conv::ALL {
         regexes.set_item(conv.name(), conv.python_regex())?;

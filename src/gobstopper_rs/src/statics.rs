@@ -1,8 +1,9 @@
 //! Static-file resolution: which file under a root answers a request, with which status and headers.
-//! The specification is `STATIC.md`; `gobstopper/_static_resolver.py` is the pure-Python twin.
+//! The specification is `STATIC.md`; `gobstopper/_native/statics.py` is the pure-Python twin.
 //! Only metadata is read here (`realpath`, `lstat`, `stat`); the caller sends the bytes.
 
 use std::fs;
+use std::sync::OnceLock;
 use std::path::{Path, PathBuf};
 
 #[cfg(unix)]
@@ -41,61 +42,26 @@ impl Resolved {
     }
 }
 
-/// Content types by lower-case extension; `text/*` types get `; charset=utf-8`. Keep equal to the Python twin.
-pub const MIME_TYPES: &[(&str, &str)] = &[
-    ("7z", "application/x-7z-compressed"),
-    ("atom", "application/atom+xml"),
-    ("avif", "image/avif"),
-    ("bmp", "image/bmp"),
-    ("cjs", "text/javascript"),
-    ("css", "text/css"),
-    ("csv", "text/csv"),
-    ("eot", "application/vnd.ms-fontobject"),
-    ("flac", "audio/flac"),
-    ("gif", "image/gif"),
-    ("gz", "application/gzip"),
-    ("htm", "text/html"),
-    ("html", "text/html"),
-    ("ico", "image/x-icon"),
-    ("ics", "text/calendar"),
-    ("jpeg", "image/jpeg"),
-    ("jpg", "image/jpeg"),
-    ("js", "text/javascript"),
-    ("json", "application/json"),
-    ("jsonld", "application/ld+json"),
-    ("m4a", "audio/mp4"),
-    ("map", "application/json"),
-    ("md", "text/markdown"),
-    ("mjs", "text/javascript"),
-    ("mp3", "audio/mpeg"),
-    ("mp4", "video/mp4"),
-    ("oga", "audio/ogg"),
-    ("ogg", "audio/ogg"),
-    ("ogv", "video/ogg"),
-    ("otf", "font/otf"),
-    ("pdf", "application/pdf"),
-    ("png", "image/png"),
-    ("rss", "application/rss+xml"),
-    ("svg", "image/svg+xml"),
-    ("tar", "application/x-tar"),
-    ("tif", "image/tiff"),
-    ("tiff", "image/tiff"),
-    ("ttf", "font/ttf"),
-    ("txt", "text/plain"),
-    ("vtt", "text/vtt"),
-    ("wasm", "application/wasm"),
-    ("wav", "audio/wav"),
-    ("webm", "video/webm"),
-    ("webmanifest", "application/manifest+json"),
-    ("webp", "image/webp"),
-    ("woff", "font/woff"),
-    ("woff2", "font/woff2"),
-    ("xhtml", "application/xhtml+xml"),
-    ("xml", "text/xml"),
-    ("yaml", "text/yaml"),
-    ("yml", "text/yaml"),
-    ("zip", "application/zip"),
-];
+/// Content types by lower-case extension (`text/*` types get `; charset=utf-8`): the one table both twins read,
+/// `src/gobstopper/_native/mime_types.txt` ("extension type" per line, sorted), compiled in here.
+const MIME_TABLE: &str = include_str!("../../gobstopper/_native/mime_types.txt");
+
+pub fn mime_types() -> &'static [(&'static str, &'static str)] {
+    static TABLE: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        MIME_TABLE
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let mut parts = line.split_whitespace();
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(ext), Some(kind), None) => (ext, kind),
+                    _ => panic!("mime_types.txt: bad line {line:?}"),
+                }
+            })
+            .collect()
+    })
+}
 
 pub const FALLBACK_TYPE: &str = "application/octet-stream";
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -109,9 +75,10 @@ pub fn content_type(name: &str) -> String {
         Some(i) if i > 0 => name[i + 1..].to_ascii_lowercase(),
         _ => return FALLBACK_TYPE.into(),
     };
-    match MIME_TYPES.binary_search_by(|(e, _)| (*e).cmp(ext.as_str())) {
-        Ok(i) if MIME_TYPES[i].1.starts_with("text/") => format!("{}; charset=utf-8", MIME_TYPES[i].1),
-        Ok(i) => MIME_TYPES[i].1.into(),
+    let table = mime_types();
+    match table.binary_search_by(|(e, _)| (*e).cmp(ext.as_str())) {
+        Ok(i) if table[i].1.starts_with("text/") => format!("{}; charset=utf-8", table[i].1),
+        Ok(i) => table[i].1.into(),
         Err(_) => FALLBACK_TYPE.into(),
     }
 }
@@ -623,7 +590,7 @@ mod tests {
 
     #[test]
     fn mime_table_is_sorted_for_binary_search() {
-        assert!(MIME_TYPES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(mime_types().windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(content_type("a.CSS"), "text/css; charset=utf-8");
         assert_eq!(content_type("a.png"), "image/png");
         assert_eq!(content_type(".png"), FALLBACK_TYPE);

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...core._convertors import get_convertor
+from ..._native.pattern import get_convertor
 
 #: The annotation of a handler without a return annotation.
 MISSING = inspect.Signature.empty

@@ -23,7 +23,7 @@ logger = logging.getLogger("gobstopper.openapi")
 
 REF_PREFIX = "#/components/schemas/"
 
-#: Path convertors (``gobstopper.core._convertors``, Starlette's) as schemas. The regexes are those the router
+#: Path convertors (``gobstopper._native.pattern``, Starlette's) as schemas. The regexes are those the router
 #: matches: ``int`` and ``float`` take no sign, ``str`` is one non-empty segment.
 CONVERTOR_SCHEMAS: dict[str, dict[str, Any]] = {
     "str": {"type": "string", "pattern": "^[^/]+$"},

@@ -1,11 +1,12 @@
-"""Path-parameter convertors: what each one accepts, the value it gives, and how ``url_for`` writes it back.
+"""Route patterns (Flask syntax, parsed into segments) and the path-parameter convertors: what each convertor
+accepts, the value it gives, and how ``url_for`` writes it back. The Python twin of ``gobstopper_rs``'s ``pattern.rs``.
 
 Every built-in convertor's accepted values are defined here, are finite, and round-trip: for every value ``v`` a
 route gives a handler, ``url_for`` writes a path that gives back exactly ``v`` (and ``url_for`` refuses a value it
 could not write that way, with a ``ValueError``). A segment that does not have the convertor's *shape* (its
 regex) does not match the route (404 unless another route matches); one that has the shape but no acceptable
 value is a bad parameter (400). The Rust router (``gobstopper_rs``) implements the same rules; its regexes are
-checked against these at import (``_native.py``) and its answers by ``tests/test_native_router.py``.
+checked against these at import (``gobstopper/_native/__init__.py``) and its answers by ``tests/test_native_router.py``.
 
 =========  =========================================  ====================================================
 name       shape (regex, ASCII only)                   value / bad parameter (400)
@@ -42,7 +43,10 @@ import math
 import operator
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 
@@ -244,3 +248,109 @@ def get_convertor(name: str) -> Convertor[Any]:
         return registered
     known = ", ".join(sorted(set(CONVERTOR_TYPES) | set(BUILTIN_TYPES)))
     raise ValueError(f"unknown path convertor {name!r} (known: {known})")
+
+
+# -- patterns: Flask-syntax route patterns, parsed once (src/gobstopper_rs/src/pattern.rs is the Rust twin) --------
+
+_PLACEHOLDER = re.compile(r"<(?:([A-Za-z_][A-Za-z0-9_]*):)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+@dataclass(frozen=True)
+class ParsedSegment:
+    """One ``/``-separated piece of a pattern: literal texts around placeholders."""
+
+    literals: tuple[str, ...]  # len(literals) == len(convertor_names) + 1
+    convertor_names: tuple[str, ...]
+    param_names: tuple[str, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return not self.convertor_names
+
+    @property
+    def key(self) -> str:
+        """The segment with parameter names erased: two routes with equal keys match the same paths."""
+        parts = [self.literals[0]]
+        for conv, literal in zip(self.convertor_names, self.literals[1:]):
+            parts.append(f"<{conv}>")
+            parts.append(literal)
+        return "".join(parts)
+
+    @property
+    def rank(self) -> int:
+        has_literal = any(self.literals)
+        typed = not any(c in UNTYPED_CONVERTORS for c in self.convertor_names)
+        return (0 if has_literal else 2) + (1 if typed else 2)
+
+    def regex_source(self, first_group: int) -> str:
+        parts = [re.escape(self.literals[0])]
+        for i, (conv, literal) in enumerate(zip(self.convertor_names, self.literals[1:])):
+            parts.append(f"(?P<p{first_group + i}>{get_convertor(conv).regex})")
+            parts.append(re.escape(literal))
+        return "".join(parts)
+
+
+def parse_pattern(pattern: str) -> list[ParsedSegment]:
+    """Split a Flask-style pattern into segments, validating it.
+
+    Raises:
+        ValueError: the pattern does not start with ``/``, has an unknown convertor, a malformed or repeated
+            placeholder, or text after a ``path`` placeholder's segment that is not a proper segment.
+    """
+    if not pattern.startswith("/"):
+        raise ValueError(f"route pattern {pattern!r} must start with '/'")
+    seen: set[str] = set()
+    segments = []
+    for raw in pattern[1:].split("/"):
+        literals: list[str] = []
+        convs: list[str] = []
+        names: list[str] = []
+        pos = 0
+        for m in _PLACEHOLDER.finditer(raw):
+            literals.append(raw[pos : m.start()])
+            conv = m.group(1) or "str"
+            get_convertor(conv)
+            name = m.group(2)
+            if name in seen:
+                raise ValueError(f"route pattern {pattern!r} uses the parameter name {name!r} twice")
+            seen.add(name)
+            convs.append(conv)
+            names.append(name)
+            pos = m.end()
+        literals.append(raw[pos:])
+        if any("<" in lit or ">" in lit for lit in literals):
+            raise ValueError(f"route pattern {pattern!r} has a malformed placeholder in {raw!r}")
+        segments.append(ParsedSegment(tuple(literals), tuple(convs), tuple(names)))
+    return segments
+
+
+#: Characters ``url_for`` leaves unencoded in a parameter value (RFC 3986 pchar; ``/`` only for ``path``).
+URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def build_path(segments: Sequence[ParsedSegment], params: dict[str, Any], name: str) -> str:
+    """The path of a parsed pattern with its parameters written by their convertors (``url_for``).
+
+    The parameters the pattern uses are taken out of ``params`` (what is left is the caller's query string).
+    Values are percent-encoded (UTF-8); literal text is kept as written.
+
+    Raises:
+        ValueError: a parameter is missing, or its convertor refuses the value (see ``_convertors.py``: a value
+            ``url_for`` writes always gives back the same value when requested).
+    """
+    missing = [p for seg in segments for p in seg.param_names if p not in params]
+    if missing:
+        raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
+    parts = []
+    for seg in segments:
+        text = seg.literals[0]
+        for conv_name, param, literal in zip(seg.convertor_names, seg.param_names, seg.literals[1:]):
+            value = params.pop(param)
+            try:
+                written = get_convertor(conv_name).to_string(value)
+                text += quote(written, safe=URL_SAFE if conv_name == "path" else URL_SAFE.replace("/", ""))
+            except (AssertionError, ValueError, TypeError, OverflowError) as exc:  # UnicodeEncodeError included
+                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}: {exc}") from exc
+            text += literal
+        parts.append(text)
+    return "/" + "/".join(parts)

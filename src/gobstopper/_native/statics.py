@@ -12,6 +12,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = [
     "CACHE_IMMUTABLE",
@@ -35,60 +36,17 @@ class StaticResult:
 
 
 #: Content types by lower-case extension (sorted); ``text/*`` types get ``; charset=utf-8``. Equal to Rust's table.
-MIME_TYPES: list[tuple[str, str]] = [
-    ("7z", "application/x-7z-compressed"),
-    ("atom", "application/atom+xml"),
-    ("avif", "image/avif"),
-    ("bmp", "image/bmp"),
-    ("cjs", "text/javascript"),
-    ("css", "text/css"),
-    ("csv", "text/csv"),
-    ("eot", "application/vnd.ms-fontobject"),
-    ("flac", "audio/flac"),
-    ("gif", "image/gif"),
-    ("gz", "application/gzip"),
-    ("htm", "text/html"),
-    ("html", "text/html"),
-    ("ico", "image/x-icon"),
-    ("ics", "text/calendar"),
-    ("jpeg", "image/jpeg"),
-    ("jpg", "image/jpeg"),
-    ("js", "text/javascript"),
-    ("json", "application/json"),
-    ("jsonld", "application/ld+json"),
-    ("m4a", "audio/mp4"),
-    ("map", "application/json"),
-    ("md", "text/markdown"),
-    ("mjs", "text/javascript"),
-    ("mp3", "audio/mpeg"),
-    ("mp4", "video/mp4"),
-    ("oga", "audio/ogg"),
-    ("ogg", "audio/ogg"),
-    ("ogv", "video/ogg"),
-    ("otf", "font/otf"),
-    ("pdf", "application/pdf"),
-    ("png", "image/png"),
-    ("rss", "application/rss+xml"),
-    ("svg", "image/svg+xml"),
-    ("tar", "application/x-tar"),
-    ("tif", "image/tiff"),
-    ("tiff", "image/tiff"),
-    ("ttf", "font/ttf"),
-    ("txt", "text/plain"),
-    ("vtt", "text/vtt"),
-    ("wasm", "application/wasm"),
-    ("wav", "audio/wav"),
-    ("webm", "video/webm"),
-    ("webmanifest", "application/manifest+json"),
-    ("webp", "image/webp"),
-    ("woff", "font/woff"),
-    ("woff2", "font/woff2"),
-    ("xhtml", "application/xhtml+xml"),
-    ("xml", "text/xml"),
-    ("yaml", "text/yaml"),
-    ("yml", "text/yaml"),
-    ("zip", "application/zip"),
-]
+def _read_mime_types() -> list[tuple[str, str]]:
+    # The table gobstopper_rs compiles in too (``mime_types.txt`` beside this module): one source for both twins.
+    text = (Path(__file__).parent / "mime_types.txt").read_text(encoding="ascii")
+    pairs = [tuple(line.split()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if any(len(pair) != 2 for pair in pairs) or pairs != sorted(pairs):
+        raise RuntimeError("mime_types.txt: one 'extension type' pair per line, sorted by extension")
+    return pairs  # type: ignore[return-value]
+
+
+#: Content types by lower-case extension; ``text/*`` types get ``; charset=utf-8``.
+MIME_TYPES: list[tuple[str, str]] = _read_mime_types()
 _MIME = dict(MIME_TYPES)
 FALLBACK_TYPE = "application/octet-stream"
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"

@@ -34,14 +34,13 @@ nothing here decodes again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from starlette.convertors import Convertor
 
-from ._convertors import UNTYPED_CONVERTORS, get_convertor
+from .pattern import ParsedSegment, get_convertor, parse_pattern
 
 FOUND = 0
 BAD_PARAM = 1
@@ -49,9 +48,6 @@ METHOD_NOT_ALLOWED = 2
 NOT_FOUND = 3
 
 T = TypeVar("T")
-
-_PLACEHOLDER = re.compile(r"<(?:([A-Za-z_][A-Za-z0-9_]*):)?([A-Za-z_][A-Za-z0-9_]*)>")
-
 
 class RouteConflict(ValueError):
     """Two routes claim the same method for the same pattern."""
@@ -73,112 +69,6 @@ def allowed_methods(methods: Iterable[str]) -> set[str]:
     if "GET" in allowed:
         allowed.add("HEAD")
     return allowed
-
-
-@dataclass(frozen=True)
-class ParsedSegment:
-    """One ``/``-separated piece of a pattern: literal texts around placeholders."""
-
-    literals: tuple[str, ...]  # len(literals) == len(convertor_names) + 1
-    convertor_names: tuple[str, ...]
-    param_names: tuple[str, ...]
-
-    @property
-    def is_static(self) -> bool:
-        return not self.convertor_names
-
-    @property
-    def key(self) -> str:
-        """The segment with parameter names erased: two routes with equal keys match the same paths."""
-        parts = [self.literals[0]]
-        for conv, literal in zip(self.convertor_names, self.literals[1:]):
-            parts.append(f"<{conv}>")
-            parts.append(literal)
-        return "".join(parts)
-
-    @property
-    def rank(self) -> int:
-        has_literal = any(self.literals)
-        typed = not any(c in UNTYPED_CONVERTORS for c in self.convertor_names)
-        return (0 if has_literal else 2) + (1 if typed else 2)
-
-    def regex_source(self, first_group: int) -> str:
-        parts = [re.escape(self.literals[0])]
-        for i, (conv, literal) in enumerate(zip(self.convertor_names, self.literals[1:])):
-            parts.append(f"(?P<p{first_group + i}>{get_convertor(conv).regex})")
-            parts.append(re.escape(literal))
-        return "".join(parts)
-
-
-def parse_pattern(pattern: str) -> list[ParsedSegment]:
-    """Split a Flask-style pattern into segments, validating it.
-
-    Raises:
-        ValueError: the pattern does not start with ``/``, has an unknown convertor, a malformed or repeated
-            placeholder, or text after a ``path`` placeholder's segment that is not a proper segment.
-    """
-    if not pattern.startswith("/"):
-        raise ValueError(f"route pattern {pattern!r} must start with '/'")
-    seen: set[str] = set()
-    segments = []
-    for raw in pattern[1:].split("/"):
-        literals: list[str] = []
-        convs: list[str] = []
-        names: list[str] = []
-        pos = 0
-        for m in _PLACEHOLDER.finditer(raw):
-            literals.append(raw[pos : m.start()])
-            conv = m.group(1) or "str"
-            get_convertor(conv)
-            name = m.group(2)
-            if name in seen:
-                raise ValueError(f"route pattern {pattern!r} uses the parameter name {name!r} twice")
-            seen.add(name)
-            convs.append(conv)
-            names.append(name)
-            pos = m.end()
-        literals.append(raw[pos:])
-        if any("<" in lit or ">" in lit for lit in literals):
-            raise ValueError(f"route pattern {pattern!r} has a malformed placeholder in {raw!r}")
-        segments.append(ParsedSegment(tuple(literals), tuple(convs), tuple(names)))
-    return segments
-
-
-#: Characters ``url_for`` leaves unencoded in a parameter value (RFC 3986 pchar; ``/`` only for ``path``).
-URL_SAFE = "/:@!$&'()*+,;=-._~"
-
-
-def build_path(segments: Sequence[ParsedSegment], params: dict[str, Any], name: str) -> str:
-    """The path of a parsed pattern with its parameters written by their convertors (``url_for``).
-
-    The parameters the pattern uses are taken out of ``params`` (what is left is the caller's query string).
-    Values are percent-encoded (UTF-8); literal text is kept as written.
-
-    Raises:
-        ValueError: a parameter is missing, or its convertor refuses the value (see ``_convertors.py``: a value
-            ``url_for`` writes always gives back the same value when requested).
-    """
-    missing = [p for seg in segments for p in seg.param_names if p not in params]
-    if missing:
-        raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
-    parts = []
-    for seg in segments:
-        text = seg.literals[0]
-        for conv_name, param, literal in zip(seg.convertor_names, seg.param_names, seg.literals[1:]):
-            value = params.pop(param)
-            try:
-                written = get_convertor(conv_name).to_string(value)
-                text += quote(written, safe=URL_SAFE if conv_name == "path" else URL_SAFE.replace("/", ""))
-            except (AssertionError, ValueError, TypeError, OverflowError) as exc:  # UnicodeEncodeError included
-                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}: {exc}") from exc
-            text += literal
-        parts.append(text)
-    return "/" + "/".join(parts)
-
-
-def flask_to_starlette(pattern: str) -> str:
-    """``/u/<int:id>`` -> ``/u/{id:int}`` (for Starlette's ``compile_path``)."""
-    return _PLACEHOLDER.sub(lambda m: f"{{{m.group(2)}:{m.group(1) or 'str'}}}", pattern)
 
 
 @dataclass

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import _static_resolver
-from .core._convertors import get_convertor
-from .core._router import RouteConflict
-from .core._router import Router as PythonRouter
+from . import statics
+from .pattern import get_convertor
+from .router import RouteConflict
+from .router import Router as PythonRouter
 
 UnsupportedConvertor: type[Exception]
 #: The conflict errors either router raises (the app re-raises them as ``RouteConflict``).
@@ -38,8 +38,8 @@ if RustRouter is not None:
     StaticResolver: Any = gobstopper_rs.StaticResolver
     resolve_static: Any = gobstopper_rs.resolve
 else:
-    StaticResolver = _static_resolver.StaticResolver
-    resolve_static = _static_resolver.resolve
+    StaticResolver = statics.StaticResolver
+    resolve_static = statics.resolve
 
 #: Whether the native extension serves this process (router and static files).
 NATIVE = RustRouter is not None
