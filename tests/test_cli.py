@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -383,3 +384,26 @@ def test_reload_picks_up_changes(start_cli: Any, tmp_path: Path, server: str) ->
             pass
         time.sleep(0.2)
     pytest.fail(f"no reload:\n{log_path.read_text()}")
+
+
+def test_run_uvicorn_without_uvicorn_names_the_extra(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # what an install without the extra looks like to `import`
+    result = CliRunner().invoke(cli_main.cli, ["run", "app:app", "--server", "uvicorn"])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'gobstopper[uvicorn]'" in result.output
+
+
+def test_the_core_dependencies_are_what_the_core_imports() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest's own dependency
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
+    assert required == {"granian", "starlette", "msgspec", "anyio", "click", "python-multipart"}
+    extras = project["optional-dependencies"]
+    assert any(dep.startswith("uvicorn") for dep in extras["uvicorn"])
+    assert {dep.split(">")[0] for dep in extras["testing"]} == {"httpx", "httpx2"}
+    assert "uvicorn" in extras["all"][0] and "testing" in extras["all"][0]
+    assert any("uvicorn" in dep and "testing" in dep for dep in extras["dev"])

@@ -29,7 +29,11 @@ from urllib.parse import unquote
 try:
     import httpx2 as httpx
 except ModuleNotFoundError:  # pragma: no cover - depends on the environment
-    import httpx  # type: ignore[no-redef]
+    try:
+        import httpx  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        message = "gobstopper.testing needs an httpx client: pip install 'gobstopper[testing]'"
+        raise ModuleNotFoundError(message) from None
 
 with warnings.catch_warnings():
     # Starlette 1.x warns at import time when only httpx (not httpx2) is installed. The warning is about

@@ -132,7 +132,10 @@ def run(
         raise click.UsageError(str(exc)) from exc
 
     launch = serve.run_granian if server == "granian" else serve.run_uvicorn
-    launch(config)
+    try:
+        launch(config)
+    except TargetError as exc:  # a server that is not installed
+        raise click.UsageError(str(exc)) from exc
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)

@@ -146,7 +146,10 @@ def run_uvicorn(config: ServeConfig) -> None:
     Args:
         config: The server configuration; ``threads`` and ``interface`` are not used.
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        raise TargetError("uvicorn is not installed: pip install 'gobstopper[uvicorn]'") from None
 
     from ..websocket._settings import MAX_WS_MESSAGE_BYTES
 
