@@ -31,7 +31,7 @@ if "date" not in CONVERTOR_TYPES:
 #: The convertors the Rust router implements natively; a route using any other one runs on the Python router.
 BUILTIN_CONVERTORS = frozenset({"str", "int", "float", "uuid", "path", "date"})
 
-#: Typed convertors are more specific than ``str`` (DESIGN.md §4).
+#: Typed convertors are more specific than ``str`` (docs/design.md §4).
 UNTYPED_CONVERTORS = frozenset({"str"})
 
 

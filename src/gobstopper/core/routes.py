@@ -23,7 +23,7 @@ import msgspec
 
 from ._router import ParsedSegment, parse_pattern
 
-# Annotations a ``str`` path parameter is converted to, and how (DESIGN.md §3, in docs/architecture.md).
+# Annotations a ``str`` path parameter is converted to, and how (docs/design.md §3).
 _CASTS: dict[Any, Callable[[str], Any]] = {
     int: int,
     float: float,
