@@ -174,7 +174,7 @@ def _content_length(length: int) -> tuple[bytes, bytes]:
 
 
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
-    # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
+    # UTF-8 values, as Granian's RSGI side sends them raw (docs/rsgi-notes.md §1.6): same bytes on the wire.
     encoded = []
     for header in headers:
         name, value = header

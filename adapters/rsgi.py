@@ -2,7 +2,7 @@
 
 Same shape as ``asgi.py``: a request source, then ``__call__`` (translate, ``app.handle``, send by body kind),
 then lifecycle. Scope attributes are Rust getters that allocate on every access, so each is read once and
-only when the core asks (RSGI-NOTES §1.2).
+only when the core asks (docs/rsgi-notes.md §1.2).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class RSGISource:
 
     async def body(self, protocol: Any) -> AsyncIterator[bytes]:
         try:
-            async for chunk in protocol:  # the last chunk is b"" (RSGI-NOTES G10); the core skips empties
+            async for chunk in protocol:  # the last chunk is b"" (docs/rsgi-notes.md, G10); the core skips empties
                 yield chunk
         except RuntimeError as exc:  # RSGIProtocolClosed / RSGIProtocolError are RuntimeErrors
             raise ClientDisconnect(str(exc)) from None
@@ -88,7 +88,7 @@ class RSGIWebSocketChannel:
 
     async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self._answered = True
-        self._transport = await self._protocol.accept()  # takes no arguments (G14)
+        self._transport = await self._protocol.accept()  # takes no arguments (docs/rsgi-notes.md, G14)
 
     async def reject(self, status: int) -> None:
         if self._answered or self._protocol is None:
@@ -105,14 +105,14 @@ class RSGIWebSocketChannel:
             return CLOSE, ABNORMAL_CLOSURE
         try:
             message = await self._transport.receive()
-        except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (G15)
+        except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (docs/rsgi-notes.md, G15)
             return CLOSE, ABNORMAL_CLOSURE
         kind = message.kind
         if kind == 2:
             return TEXT, message.data
         if kind == 1:
             return WS_BYTES, message.data
-        return CLOSE, NO_STATUS  # kind 0 has no .data and no code (G13, G15)
+        return CLOSE, NO_STATUS  # kind 0 has no .data and no code (docs/rsgi-notes.md, G13, G15)
 
     async def send(self, data: str | bytes) -> None:
         if self._transport is None:
@@ -209,11 +209,12 @@ class RSGIAdapter:
             await self.app.handle_websocket(request, channel)
         finally:
             # Belt and braces (the core already answers every handshake): never let Granian end one without
-            # an explicit status (G13). Then let go of Granian's objects so the close frame goes out now.
+            # an explicit status (docs/rsgi-notes.md, G13). Then let go of Granian's objects so the close frame
+            # goes out now.
             await channel.reject(500)
             channel.release()
 
-    # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
+    # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (docs/rsgi-notes.md §1.9) --
 
     def init(self, loop: asyncio.AbstractEventLoop) -> None:
         """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure."""

@@ -3,11 +3,11 @@
 Scenarios (the value is a small dict, the key is always present, so every call is a hit):
 
 * ``l1``: a memory hit. Gobstopper's :class:`~gobstopper.cache.Cache` with memory only against cashews' ``mem://``
-  backend (PERFORMANCE.md target: ratio >= 1.0).
+  backend (docs/performance.md target: ratio >= 1.0).
 * ``l2``: a Redis hit. Gobstopper's cache with its memory tier off (every call reads Redis) against cashews'
   ``redis://`` backend, both on the same Redis (cashews pickles values; Gobstopper encodes with msgspec).
 
-Method (PERFORMANCE.md): interleaved slices A, B, A, B... (``--pairs`` of each), each slice ``--calls`` sequential
+Method (docs/performance.md): interleaved slices A, B, A, B... (``--pairs`` of each), each slice ``--calls`` sequential
 awaited calls in one event loop; the figure per side is the median of its slices in calls per second, and the ratio
 is Gobstopper's median over cashews' (> 1 means Gobstopper is faster).
 

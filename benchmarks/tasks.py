@@ -3,8 +3,8 @@
 For each worker-process count (1 and 4), each system runs the same no-op task: its worker processes start (each
 running up to ``--concurrency`` tasks at a time), then a client enqueues ``--tasks`` tasks (50 in flight) and waits
 until all are done. Rounds alternate (Gobstopper, Procrastinate, Procrastinate, Gobstopper, ...) on the same server
-in the same run; the headline is the ratio of the median tasks/s (target >= 1.0, PERFORMANCE.md). Absolute figures
-are printed too and mean nothing across runs on a shared machine.
+in the same run; the headline is the ratio of the median tasks/s (target >= 1.0, docs/performance.md §2).
+Absolute figures are printed too and mean nothing across runs on a shared machine.
 
 Procrastinate (https://procrastinate.readthedocs.io) is not a dependency of the project: it is installed from
 PyPI into its own virtualenv, ``benchmarks/.tasks-peer-venv`` (git-ignored), on first use.

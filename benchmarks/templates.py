@@ -18,7 +18,7 @@ Usage::
     .venv/bin/python benchmarks/templates.py --only render   # or --only instructions, --only memory
     .venv/bin/python benchmarks/templates.py --smoke         # a quick end-to-end check, not a measurement
 
-Ratios only: absolute figures on a shared machine mean nothing across runs (PERFORMANCE.md).
+Ratios only: absolute figures on a shared machine mean nothing across runs (docs/performance.md §1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request bodies, forms, uploads and request caps over every path: HARDENING.md rows 12–28, the 50 MB upload
+"""Request bodies, forms, uploads and request caps over every path: docs/hardening.md rows 12–28, the 50 MB upload
 next to ``/health`` (row 25), and Struct handlers obeying the body limit.
 
 Every request goes through ``target.raw`` (a raw socket on real servers: exact bytes, exact framing) with

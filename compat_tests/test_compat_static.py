@@ -1,4 +1,4 @@
-"""Static files over every path: traversal (HARDENING rows 1-10), Range (row 11), conditionals, HEAD,
+"""Static files over every path: traversal (docs/hardening.md rows 1-10), Range (row 11), conditionals, HEAD,
 precompressed siblings, cache-control, the 1 MiB file byte for byte.
 
 Every request goes through ``target.raw``: a raw socket on real servers, so nothing is normalised on the way.

@@ -2,7 +2,7 @@
 against real uvicorn, granian asgi and granian rsgi.
 
 What differs by protocol, and is asserted per path:
-- after ``accept()``, RSGI delivers no close code or reason: the client sees 1005 (RSGI-NOTES G13);
+- after ``accept()``, RSGI delivers no close code or reason: the client sees 1005 (docs/rsgi-notes.md, G13);
 - a handshake refused before ``accept()`` carries its exact HTTP status everywhere (ASGI through the
   ``websocket.http.response`` extension, which uvicorn, granian and Starlette's TestClient offer).
 """
@@ -167,7 +167,7 @@ def test_blueprint_websocket_route(target: Target) -> None:
 
 
 def test_large_text_stays_one_text_message(target: Target) -> None:
-    # The reference split text over 64 KiB into binary frames (UPSTREAM-BEHAVIOUR §7.2 item 18).
+    # The reference split text over 64 KiB into binary frames (docs/upstream.md item 18).
     with ws_connect(target, "/ws/big-text?size=300000") as ws:
         message = ws.recv()
         assert isinstance(message, str)
@@ -211,7 +211,7 @@ def test_refused_handshakes_get_their_status(target: Target, path: str, status: 
 
 
 def test_refusals_never_take_the_worker_down(target: Target) -> None:
-    # Granian <= 2.8.5 dies on an RSGI handshake that ends without a status (RSGI-NOTES G13); one worker here.
+    # Granian <= 2.8.5 dies on an RSGI handshake that ends without a status (docs/rsgi-notes.md, G13); one worker here.
     before = pid_of(target)
     for path in ["/ws/nope", "/ws/raise-before", "/ws/return-before", "/ws/close-before", "/ws/abort"] * 3:
         with pytest.raises(Rejected):

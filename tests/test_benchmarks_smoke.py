@@ -1,6 +1,6 @@
 """Smoke test of benchmarks/run.py: it runs end to end and produces ratios, for every scenario.
 
-Never asserts on speed: the machine is shared and noisy (see PERFORMANCE.md).
+Never asserts on speed: the machine is shared and noisy (see docs/performance.md §1).
 """
 
 from __future__ import annotations

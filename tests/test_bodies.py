@@ -1,7 +1,7 @@
 """Forms, multipart, uploads, ``bind``, negotiation and ``LimitsMiddleware`` through both in-process clients
 (ASGI ``TestClient`` and ``RSGITestClient``); ``secure_filename`` and the negotiation parser directly.
 
-The HARDENING rows themselves run over every path, real servers included, in
+The rows of docs/hardening.md themselves run over every path, real servers included, in
 ``compat_tests/test_compat_bodies.py``; this module pins the API around them.
 """
 

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-DOCS = sorted(ROOT.glob("docs/*.md"))
+DOCS = [*sorted(ROOT.glob("docs/*.md")), ROOT / "README.md"]
 
 
 def blocks() -> list[tuple[str, str]]:

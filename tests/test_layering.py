@@ -1,4 +1,4 @@
-"""DESIGN.md §2: the core never imports a server protocol; adapters are the only protocol code."""
+"""docs/design.md §2: the core never imports a server protocol; adapters are the only protocol code."""
 
 from __future__ import annotations
 

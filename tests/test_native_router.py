@@ -1,4 +1,4 @@
-"""The Rust router (gobstopper_rs.Router) gives exactly the Python router's answers (DESIGN.md §4-5)."""
+"""The Rust router (gobstopper_rs.Router) gives exactly the Python router's answers (docs/design.md §4-5)."""
 
 from __future__ import annotations
 

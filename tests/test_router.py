@@ -1,4 +1,4 @@
-"""The Python router: the executable spec of DESIGN.md §4."""
+"""The Python router: the executable spec of docs/design.md §4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SecurityMiddleware: security headers everywhere (HARDENING row 39) and CSRF (row 44), plus notifications."""
+"""SecurityMiddleware: security headers everywhere (docs/hardening.md row 39) and CSRF (row 44), plus notifications."""
 
 from __future__ import annotations
 

@@ -271,15 +271,16 @@ async def test_the_send_queue_is_bounded_in_bytes_too() -> None:
 @pytest.mark.anyio
 async def test_heartbeat_pings_a_silent_peer_then_closes_it_and_swallows_pongs() -> None:
     channel = ScriptedChannel()
-    ws = make_ws(channel, heartbeat_interval=0.05, heartbeat_timeout=0.05)
+    # Windows wide enough for a loaded machine: the pong must arrive within heartbeat_timeout of the ping.
+    ws = make_ws(channel, heartbeat_interval=0.3, heartbeat_timeout=0.3)
     await ws.accept()
     await wait_until(lambda: "ping" in channel.sent)
     channel.peer_send("pong")  # an answer: alive, and not for the handler
-    await asyncio.sleep(0.08)
+    await asyncio.sleep(0.1)
     assert ws.connection_state == "open"
     channel.peer_send("real")
     assert await ws.receive_text() == "real"  # the pong was swallowed
-    closed = await asyncio.wait_for(ws.receive(), 1)
+    closed = await asyncio.wait_for(ws.receive(), 3)
     assert (closed.type, closed.code) == ("close", 1011)
     assert channel.shut_with == (1011, "heartbeat timeout")
     await ws._teardown()

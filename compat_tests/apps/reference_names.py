@@ -77,7 +77,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
 NOT_PROVIDED: dict[tuple[str, str], str] = {
     ("gobstopper._core", ""): (
         "the reference's compiled module (README's diagnostic one-liner); here the native code is the separate, "
-        "optional distribution gobstopper_rs (DESIGN.md section 1, docs/native.md), checked with "
+        "optional distribution gobstopper_rs (docs/design.md §1, docs/native.md), checked with "
         "`python -c 'import gobstopper_rs'`"
     ),
 }

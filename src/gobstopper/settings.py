@@ -1,5 +1,5 @@
 """Typed settings: one object per app, built once from constructor keywords, then environment variables, then
-defaults (DESIGN.md §10, in ``docs/architecture.md``).
+defaults (docs/design.md §10).
 
 ``app.settings`` has three sections:
 

@@ -191,7 +191,7 @@ BUILTIN_TYPES: dict[str, Convertor[Any]] = {
 #: The convertors the Rust router implements natively; a route using any other one runs on the Python router.
 BUILTIN_CONVERTORS = frozenset(BUILTIN_TYPES)
 
-#: Typed convertors are more specific than ``str`` (DESIGN.md §4).
+#: Typed convertors are more specific than ``str`` (docs/design.md §4).
 UNTYPED_CONVERTORS = frozenset({"str"})
 
 _STOCK_MODULES = frozenset({"starlette.convertors", __name__})

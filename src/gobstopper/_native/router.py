@@ -1,4 +1,4 @@
-"""The Python router: the executable specification of route matching (DESIGN.md §4).
+"""The Python router: the executable specification of route matching (docs/design.md §4).
 
 The Rust router in ``gobstopper_rs`` implements exactly these semantics; a property test compares the two.
 

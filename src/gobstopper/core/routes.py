@@ -21,7 +21,7 @@ import msgspec
 
 from .._native.pattern import ANNOTATION_CASTS, ParsedSegment, parse_pattern
 
-# Annotations a ``str`` path parameter is converted to, and how (strict and finite, as the convertors).
+# Annotations a ``str`` path parameter is converted to, and how (docs/design.md §3): strict and finite.
 _CASTS: dict[Any, Callable[[str], Any]] = ANNOTATION_CASTS
 
 

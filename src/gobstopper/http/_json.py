@@ -40,7 +40,7 @@ def decode_json(data: bytes, model: Any = None) -> Any:
     """Decode a JSON body; every way it can fail becomes a 400 or, for a model mismatch, a 422.
 
     msgspec raises more than ``DecodeError``: deep nesting gives ``RecursionError`` and invalid UTF-8 inside a
-    string gives ``UnicodeDecodeError`` (HARDENING.md §0.4); both are the client's fault, so both are 400.
+    string gives ``UnicodeDecodeError`` (docs/hardening.md §0.4); both are the client's fault, so both are 400.
     """
     try:
         return (_json_decoder if model is None else _decoder_for(model)).decode(data)

@@ -78,7 +78,7 @@ async def pump(
         disconnected: the server's disconnect signal (an awaitable that resolves when the client left).
         app: the app serving the response: its logger reports a failed source, and its shutdown ends the stream.
 
-    One disconnect watcher per response, always cancelled at the end (RSGI-NOTES G12: a stale watcher could
+    One disconnect watcher per response, always cancelled at the end (docs/rsgi-notes.md, G12: a stale watcher could
     steal the next request's notification on a keep-alive connection).
 
     Returns:

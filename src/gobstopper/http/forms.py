@@ -32,7 +32,7 @@ URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 FORM_TYPES = frozenset({URLENCODED, MULTIPART})
 
-#: Caps (HARDENING.md rows 19–26): fields and files per body, bytes per non-file part.
+#: Caps (docs/hardening.md rows 19–26): fields and files per body, bytes per non-file part.
 MAX_FORM_FIELDS = 1000
 MAX_FORM_FILES = 1000
 MAX_PART_BYTES = 1024 * 1024

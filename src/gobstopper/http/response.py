@@ -1,6 +1,6 @@
 """Responses are data: a status, headers and a body of one of three kinds (bytes/str, file, stream).
 
-Turning a response into wire calls is the adapters' job (DESIGN.md §2 rule 3): they dispatch on ``kind``.
+Turning a response into wire calls is the adapters' job (docs/architecture.md rule 3): they dispatch on ``kind``.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ v("root itself", "/", NOT_FOUND)
 v("file used as a directory", "a.txt/y", NOT_FOUND)
 v("a slash-absolute path stays relative", "/etc/passwd", NOT_FOUND)
 
-# Traversal (HARDENING.md rows 1-10)
+# Traversal (docs/hardening.md rows 1-10)
 for name, path in [
     ("dot-dot", "../outside/secret.txt"),
     ("dot-dot to /etc", "../../../../etc/passwd"),
