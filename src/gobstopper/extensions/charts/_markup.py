@@ -51,8 +51,8 @@ class ChartHTML(str):
 def _enc_hook(obj: Any) -> Any:
     module = type(obj).__module__ or ""
     if module.startswith("pyecharts"):
-        from pyecharts.commons.utils import JsCode, remove_key_with_none_value
-        from pyecharts.options.series_options import BasicOpts
+        from pyecharts.commons.utils import JsCode, remove_key_with_none_value  # type: ignore[import-untyped]
+        from pyecharts.options.series_options import BasicOpts  # type: ignore[import-untyped]
 
         if isinstance(obj, JsCode):
             raise ValueError(

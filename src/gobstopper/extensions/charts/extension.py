@@ -113,6 +113,8 @@ class Charts:
         self.default_height = default_height
         self.prefix = prefix.rstrip("/")
         self.extra_scripts = dict(extra_scripts or {})
+        if theme and theme not in _markup.BUILTIN_THEMES:
+            self._check_scripts([theme], "(every)")
         self.app: Any = None
         self.blueprints: list[Blueprint] = []
         if app is not None:
@@ -212,17 +214,14 @@ class Charts:
             raise ValueError("id= names one chart; a list of charts uses each chart's own id")
         parts = []
         for item in items:
-            missing = [name for name in _markup.dependencies(item) if name not in self.extra_scripts]
-            if missing:
-                raise ValueError(
-                    f"chart {_markup.chart_id(item) if _markup.is_chart(item) else ''!r} needs "
-                    f"{', '.join(missing)}, which ECharts does not include: serve the script yourself and name it in "
-                    f"Charts(extra_scripts={{{missing[0]!r}: '/static/...js'}})"
-                )
             chart_theme = theme
-            if chart_theme is None:
+            if chart_theme is None:  # the chart's own, unless it is pyecharts' default (then the extension's)
                 own = getattr(item, "theme", None)
-                chart_theme = own if own not in (None, "white", "light") else self.theme
+                chart_theme = self.theme if own in (None, "white", "light") else own
+            needed = _markup.dependencies(item)
+            if chart_theme and chart_theme not in _markup.BUILTIN_THEMES:
+                needed.append(chart_theme)  # a theme is a script of its own (pyecharts loads it from its CDN)
+            self._check_scripts(needed, _markup.chart_id(item) if _markup.is_chart(item) else "")
             parts.append(
                 _markup.render(
                     item,
@@ -235,6 +234,14 @@ class Charts:
                 )
             )
         return ChartHTML("".join(parts))
+
+    def _check_scripts(self, needed: list[str], what: str) -> None:
+        missing = [name for name in needed if name not in self.extra_scripts]
+        if missing:
+            raise ValueError(
+                f"chart {what!r} needs {', '.join(missing)}, which ECharts does not include: serve the script "
+                f"yourself and name it in Charts(extra_scripts={{{missing[0]!r}: '/static/....js'}})"
+            )
 
     def response(
         self,
