@@ -527,3 +527,9 @@ def test_a_feed_served_by_the_app() -> None:
     assert feed.clients == 0
     feed.close()
     assert client.get("/live").status_code == 204
+
+
+def test_the_benchmark_runs_in_smoke_mode() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "charts.py"
+    out = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, check=True).stdout
+    assert "| line, 1000 points x 2 series |" in out and "push: 100 streams / 1 stream = " in out
