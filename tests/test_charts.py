@@ -533,3 +533,13 @@ def test_the_benchmark_runs_in_smoke_mode() -> None:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "charts.py"
     out = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, check=True).stdout
     assert "| line, 1000 points x 2 series |" in out and "push: 100 streams / 1 stream = " in out
+
+
+def test_the_reference_import_path() -> None:
+    from gobstopper.extensions import ChartExtension as FromPackage
+
+    assert FromPackage is Charts
+    import gobstopper.extensions
+
+    with pytest.raises(AttributeError):
+        gobstopper.extensions.Nope
