@@ -40,14 +40,14 @@
       update.xAxis = [{ data: trim((axis.data || []).concat(xs), limit) }];
     }
     (option.series || []).forEach(function (series, i) {
-      var added = ys[i];
-      if (!added) {
-        update.series.push({});
-        return;
-      }
       var old = series.data || [];
       // A series keeps its shape: [x, y] pairs (pyecharts' line charts, time and value axes) or bare values.
       var pairs = old.length ? Array.isArray(old[old.length - 1]) : !category;
+      var added = ys[i];
+      if (!added) {
+        if (pairs || !category) { update.series.push({}); return; }
+        added = xs.map(function () { return null; });  // a gap keeps bare values in step with the axis
+      }
       var points = pairs ? added.map(function (v, k) { return [xs[k], v]; }) : added;
       update.series.push({ data: trim(old.concat(points), limit) });
     });
