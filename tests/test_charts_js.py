@@ -118,5 +118,15 @@ def test_the_script_draws_applies_events_and_draws_late_charts(page: Any) -> Non
     page.wait_for_function("() => GobstopperCharts.ids().includes('late')")
     page.wait_for_function("() => document.querySelector('#late canvas') !== null")
     assert option(page, "bar", "o.title[0].text") == "new"  # the others were left as they were
+    # A chart whose options block is rewritten in place (a morph) is drawn again with the new option.
+    page.evaluate(
+        """() => {
+            const block = document.querySelector('script[data-gobstopper-chart="line"]');
+            const option = JSON.parse(block.textContent);
+            option.series[0].data = [["a", 9], ["b", 8]];
+            block.firstChild.nodeValue = JSON.stringify(option);
+        }"""
+    )
+    page.wait_for_function("() => GobstopperCharts.get('line').getOption().series[0].data[0][1] === 9")
     page.screenshot(path=str(artifact_path("charts-js.png")), full_page=True)
     assert errors == []

@@ -123,10 +123,14 @@
 
   function start() {
     scan(document);
-    // Charts added later (a Datastar or htmx patch of the page) are drawn as they arrive.
+    // Charts added later (a Datastar or htmx patch of the page) are drawn as they arrive, and a chart whose options
+    // block changes is drawn again with the new option.
     if (typeof MutationObserver !== "undefined") {
       new MutationObserver(function (records) {
         for (var i = 0; i < records.length; i++) {
+          var target = records[i].target;  // an options block whose text changed (a morph)
+          if (target.nodeType === 3) target = target.parentNode;
+          if (target && target.nodeType === 1 && target.matches(SELECTOR)) { scan(document); return; }
           var nodes = records[i].addedNodes;
           for (var k = 0; k < nodes.length; k++) {
             var node = nodes[k];
@@ -136,7 +140,7 @@
             }
           }
         }
-      }).observe(document.body, { childList: true, subtree: true });
+      }).observe(document.body, { childList: true, subtree: true, characterData: true });
     }
   }
 
