@@ -57,12 +57,39 @@ class RSGISource:
             scope.authority,
         )
 
-    async def body(self, protocol: Any) -> AsyncIterator[bytes]:
+    def body(self, protocol: Any) -> AsyncIterator[bytes]:
+        return self._body(protocol, True)
+
+    def body_of(self, scope: Any, protocol: Any) -> AsyncIterator[bytes]:
+        """The body of the request ``scope`` (``Request.stream`` prefers this to :meth:`body`): how its end is
+        judged depends on the HTTP version, read here, only for requests whose body is read."""
+        return self._body(protocol, scope.http_version not in ("2", "3"))
+
+    @staticmethod
+    async def _body(protocol: Any, http1: bool) -> AsyncIterator[bytes]:
+        # Granian's iterator ends with one empty chunk (G10) when the body ended well. When hyper reports a broken
+        # body (bad chunk framing, a malformed trailer, a connection closed before Content-Length was reached) the
+        # iterator gives an empty chunk for the error and then the empty end, and nothing else tells it apart
+        # (docs/deployment.md, "Malformed framing"). Over HTTP/1 that shape is also what trailer fields give, so
+        # a body followed by anything after its first empty chunk is refused: a broken body must never look
+        # complete. Over HTTP/2 an empty DATA frame is legal and the framing is the protocol's own.
+        ended = False
         try:
-            async for chunk in protocol:  # the last chunk is b"" (RSGI-NOTES G10); the core skips empties
-                yield chunk
+            async for chunk in protocol:
+                if ended and http1:
+                    raise ClientDisconnect(_BROKEN_BODY)
+                if chunk:
+                    yield chunk
+                else:
+                    ended = True
         except RuntimeError as exc:  # RSGIProtocolClosed / RSGIProtocolError are RuntimeErrors
             raise ClientDisconnect(str(exc)) from None
+
+
+_BROKEN_BODY = (
+    "The request body ended abnormally: broken chunked framing, a connection closed early, or trailer fields "
+    "(not accepted over HTTP/1.1 under Granian RSGI, which cannot tell them from a broken body)."
+)
 
 
 SOURCE = RSGISource()

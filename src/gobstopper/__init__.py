@@ -17,6 +17,7 @@ from .http.errors import (
     BodyValidationError,
     HTTPException,
     NotFound,
+    RequestTimeout,
     RequestTooLarge,
     UnsupportedMediaType,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "MemorySessionStorage",
     "NotFound",
     "Request",
+    "RequestTimeout",
     "RequestTooLarge",
     "Response",
     "SecurityMiddleware",
