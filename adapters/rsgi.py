@@ -25,6 +25,8 @@ from gobstopper.adapter import BYTES as WS_BYTES
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
 
+from ._signals import take_over_sigterm
+
 
 def parse_host_port(value: str) -> tuple[str, int] | None:
     """``"1.2.3.4:80"`` / ``"[::1]:80"`` -> ``(host, port)``; ``None`` for anything else (Unix sockets...)."""
@@ -243,11 +245,13 @@ class RSGIAdapter:
     # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
 
     def init(self, loop: asyncio.AbstractEventLoop) -> None:
-        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure."""
+        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure.
+        Then take SIGTERM over, so open WebSockets get their close frame before Granian stops (``_signals``)."""
         if loop.is_running():  # Granian's embedded server calls this with its loop running
             loop.create_task(self.app.startup())
         else:
             loop.run_until_complete(self.app.startup())
+            take_over_sigterm(self.app, loop)
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:
         """``__rsgi_del__``: drain and run the shutdown handlers."""

@@ -437,10 +437,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         if timeout is None:
             timeout = self.settings.lifecycle.shutdown_timeout
         dispatcher = self._dispatcher
-        dispatcher.serving = False
-        dispatcher.stopped = True
-        await dispatcher.close_websockets(*_GOING_AWAY)
-        end_streams(self)  # open event streams end now (their generators' finally run), not at the drain timeout
+        await self.begin_shutdown()
         if dispatcher.inflight:
             dispatcher.drained = asyncio.Event()
             try:
@@ -457,6 +454,22 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         for _, sub in self._mounts:
             await sub.shutdown(timeout)
         self._startup_done = 0
+
+    async def begin_shutdown(self, wait: float = 0.0) -> None:
+        """The first step of :meth:`shutdown`: new requests get 503, open WebSockets are closed (1001) and open event
+        streams end (their generators' ``finally`` run), here and in mounted apps; then up to ``wait`` seconds for
+        the WebSocket handlers to return. Adapters call it on its own as soon as the server is told to stop, before
+        the server tears connections down (``docs/deployment.md``, "Shutdown")."""
+        dispatcher = self._dispatcher
+        dispatcher.serving = False
+        dispatcher.stopped = True
+        await dispatcher.close_websockets(*_GOING_AWAY)
+        end_streams(self)  # now, not at the drain timeout
+        for _, sub in self._mounts:
+            await sub.begin_shutdown(wait)
+        deadline = asyncio.get_running_loop().time() + wait
+        while dispatcher.websockets and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
 
     def _extension_hooks(self, name: str) -> list[Callable[..., Any]]:
         hooks = (getattr(extension, name, None) for extension in self.extensions.values())
