@@ -423,6 +423,10 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
                 self._startup_done += 1
             for _, sub in self._mounts:
                 await sub.startup()
+            from ..deploy import is_production, warn_open_settings
+
+            if is_production():  # name what the deployment leaves open, once (docs/deployment.md)
+                warn_open_settings(self)
             self.logger.debug("%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python")
             self._dispatcher.stopped = False
             self._dispatcher.serving = True
