@@ -6,6 +6,7 @@ then lifecycle (here, the ASGI lifespan protocol).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,8 @@ from gobstopper.adapter import (
 )
 from gobstopper.http.request import Request
 from gobstopper.http.response import BODILESS_STATUSES, BYTES, FILE, Response
+
+from ._signals import take_over_sigterm
 
 _FILE_CHUNK = 64 * 1024
 
@@ -76,7 +79,7 @@ class ASGISource:
             None,
         )
 
-    async def body(self, receive: Any) -> AsyncIterator[bytes]:
+    async def body(self, scope: Any, receive: Any) -> AsyncIterator[bytes]:
         while True:
             message = await receive()
             if message["type"] == "http.request":
@@ -302,6 +305,7 @@ class ASGIAdapter:
                     self.app.logger.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
+                take_over_sigterm(self.app, asyncio.get_running_loop())  # under Granian only (``_signals``)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.app.shutdown()

@@ -25,6 +25,8 @@ from gobstopper.adapter import BYTES as WS_BYTES
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
 
+from ._signals import take_over_sigterm
+
 
 def parse_host_port(value: str) -> tuple[str, int] | None:
     """``"1.2.3.4:80"`` / ``"[::1]:80"`` -> ``(host, port)``; ``None`` for anything else (Unix sockets...)."""
@@ -57,12 +59,35 @@ class RSGISource:
             scope.authority,
         )
 
-    async def body(self, protocol: Any) -> AsyncIterator[bytes]:
+    def body(self, scope: Any, protocol: Any) -> AsyncIterator[bytes]:
+        # How the body's end is judged depends on the HTTP version: read here, only for requests whose body is read.
+        return self._body(protocol, scope.http_version not in ("2", "3"))
+
+    @staticmethod
+    async def _body(protocol: Any, http1: bool) -> AsyncIterator[bytes]:
+        # Granian's iterator ends with one empty chunk (G10) when the body ended well. When hyper reports a broken
+        # body (bad chunk framing, a malformed trailer, a connection closed before Content-Length was reached) the
+        # iterator gives an empty chunk for the error and then the empty end, and nothing else tells it apart
+        # (docs/deployment.md, "Malformed framing"). Over HTTP/1 that shape is also what trailer fields give, so
+        # a body followed by anything after its first empty chunk is refused: a broken body must never look
+        # complete. Over HTTP/2 an empty DATA frame is legal and the framing is the protocol's own.
+        ended = False
         try:
-            async for chunk in protocol:  # the last chunk is b"" (docs/rsgi-notes.md, G10); the core skips empties
-                yield chunk
+            async for chunk in protocol:
+                if ended and http1:
+                    raise ClientDisconnect(_BROKEN_BODY)
+                if chunk:
+                    yield chunk
+                else:
+                    ended = True
         except RuntimeError as exc:  # RSGIProtocolClosed / RSGIProtocolError are RuntimeErrors
             raise ClientDisconnect(str(exc)) from None
+
+
+_BROKEN_BODY = (
+    "The request body ended abnormally: broken chunked framing, a connection closed early, or trailer fields "
+    "(not accepted over HTTP/1.1 under Granian RSGI, which cannot tell them from a broken body)."
+)
 
 
 SOURCE = RSGISource()
@@ -217,11 +242,13 @@ class RSGIAdapter:
     # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (docs/rsgi-notes.md §1.9) --
 
     def init(self, loop: asyncio.AbstractEventLoop) -> None:
-        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure."""
+        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure.
+        Then take SIGTERM over, so open WebSockets get their close frame before Granian stops (``_signals``)."""
         if loop.is_running():  # Granian's embedded server calls this with its loop running
             loop.create_task(self.app.startup())
         else:
             loop.run_until_complete(self.app.startup())
+            take_over_sigterm(self.app, loop)
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:
         """``__rsgi_del__``: drain and run the shutdown handlers."""

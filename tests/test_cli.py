@@ -214,6 +214,12 @@ def test_run_uvicorn_passes_api_arguments(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert kwargs["app_dir"] == str(tmp_path.resolve())
     assert kwargs["ws_max_size"] == MAX_WS_MESSAGE_BYTES  # uvicorn buffers no more of a message than the app accepts
     assert kwargs["proxy_headers"] is False  # app.trusted_proxies is the only proxy policy
+    # The slow-client limits uvicorn offers (it has no header or body timeout: docs/deployment.md).
+    assert (kwargs["timeout_keep_alive"], kwargs["limit_concurrency"]) == (5, 1000)
+    assert kwargs["timeout_graceful_shutdown"] == 10  # the app's shutdown budget
+    monkeypatch.setenv("GOBSTOPPER_SHUTDOWN_TIMEOUT", "2.5")
+    serve.run_uvicorn(ServeConfig(target="hello:app", server="uvicorn", interface="asgi", working_dir=tmp_path))
+    assert calls[-1][1]["timeout_graceful_shutdown"] == 3
 
 
 # ------------------------------------------------------------------------------------------ real servers

@@ -43,7 +43,7 @@ class FakeSource:
     def connection(self, scope: Any) -> Connection:
         return Connection("http", self.client, ("127.0.0.1", 8000), self.http_version, self.authority)
 
-    async def body(self, channel: Any) -> AsyncIterator[bytes]:
+    async def body(self, scope: Any, channel: Any) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
             self.pulled += 1
             yield chunk

@@ -355,7 +355,11 @@ def test_notifications_need_a_session() -> None:
         assert client.get("/").status_code == 500
 
 
-def test_server_header_is_replaced_by_default() -> None:
+def test_server_header_is_replaced_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import granian  # noqa: F401 - what a Granian worker has imported
+
     from gobstopper import Gobstopper
     from gobstopper.middleware import SecurityMiddleware
     from gobstopper.testing import RSGITestClient, TestClient
@@ -367,11 +371,18 @@ def test_server_header_is_replaced_by_default() -> None:
     async def index(request):
         return "x"
 
-    # An empty value is what stops Granian from adding "server: granian" (checked on real Granian); the same
-    # bytes go out under ASGI.
+    # In a Granian worker an empty value is what stops Granian from adding "server: granian" (checked on real
+    # Granian, RSGI and ASGI).
     with RSGITestClient(app) as client:
         assert client.get("/").headers.get_list("server") == [""]
     assert [v for v in TestClient(app).get("/").headers.get_list("server") if v] == []
+    # Elsewhere (uvicorn puts its own header first whatever the app sends) nothing: one Server header at most.
+    monkeypatch.delitem(sys.modules, "granian")
+    assert "server" not in TestClient(app).get("/").headers
+    named = Gobstopper("named")
+    named.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False, server_header="edge"))
+    named.get("/")(index)
+    assert TestClient(named).get("/").headers.get_list("server") == ["edge"]
     kept = Gobstopper("kept")
     kept.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False, server_header=None))
     kept.get("/")(index)

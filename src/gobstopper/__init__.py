@@ -18,6 +18,7 @@ from .http.errors import (
     BodyValidationError,
     HTTPException,
     NotFound,
+    RequestTimeout,
     RequestTooLarge,
     UnsupportedMediaType,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "MemorySessionStorage",
     "NotFound",
     "Request",
+    "RequestTimeout",
     "RequestTooLarge",
     "Response",
     "SecurityMiddleware",

@@ -73,3 +73,8 @@ def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
 def parse_float(text: str) -> float:
     """A decimal number (seconds, ratios)."""
     return float(text.replace("_", ""))
+
+
+def parse_optional_float(text: str) -> float | None:
+    """A decimal number, or ``none`` / ``off`` for no limit."""
+    return None if text.lower() in ("none", "off") else parse_float(text)

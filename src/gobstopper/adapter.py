@@ -62,11 +62,13 @@ class RequestSource(Protocol):
 
     def connection(self, scope: Any) -> Connection: ...
 
-    def body(self, channel: Any) -> AsyncIterator[bytes]:
-        """The body in chunks (empty chunks allowed).
+    def body(self, scope: Any, channel: Any) -> AsyncIterator[bytes]:
+        """The body in chunks (empty chunks allowed). ``scope`` is there for an adapter that judges the body's end
+        by facts of the request (the RSGI one: the HTTP version); it is read only when the body is.
 
         Raises:
-            ClientDisconnect: the client went away, or the body was cut short, before its end.
+            ClientDisconnect: the client went away, or the body's framing broke, before its end (never a short
+                body handed over as complete).
         """
         ...
 

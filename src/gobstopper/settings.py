@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ._env import SettingsError, parse_float, parse_int, parse_optional_int, read_env
+from ._env import SettingsError, parse_float, parse_int, parse_optional_float, parse_optional_int, read_env
 from .websocket._settings import WebSocketSettings
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007 - a runtime alias on 3.10
@@ -45,6 +45,9 @@ class HTTPSettings:
         max_headers_total_bytes: all header fields together (64 KiB; more is a 431).
         trusted_proxies: networks whose ``X-Forwarded-For`` / ``-Proto`` are believed (none).
         trusted_hosts: lower-case host names accepted in ``Host``; ``None`` accepts any well-formed host.
+        body_timeout: seconds the framework waits for the next piece of a request body while a handler reads it
+            (``GOBSTOPPER_BODY_TIMEOUT``, 30; ``None`` waits for ever). Past it the request is answered 408 with
+            ``Connection: close`` (RFC 9110 §15.5.9) and the handler never gets a partial body.
     """
 
     max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
@@ -57,6 +60,7 @@ class HTTPSettings:
     max_headers_total_bytes: int = 64 * 1024
     trusted_proxies: tuple[IPNetwork, ...] = ()
     trusted_hosts: frozenset[str] | None = None
+    body_timeout: float | None = 30.0
 
 
 @dataclass(eq=False, slots=True)
@@ -131,6 +135,14 @@ def _count(value: Any) -> int:
     return value
 
 
+def _timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError("expected a positive number of seconds or None")
+    return float(value)
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError("expected a non-negative number of seconds")
@@ -149,6 +161,7 @@ KEYWORDS: dict[str, tuple[str, str, str | None, Any]] = {
     "max_headers_total_bytes": ("http", "max_headers_total_bytes", None, parse_int),
     "trusted_proxies": ("http", "trusted_proxies", "GOBSTOPPER_TRUSTED_PROXIES", str),
     "trusted_hosts": ("http", "trusted_hosts", "GOBSTOPPER_TRUSTED_HOSTS", str),
+    "body_timeout": ("http", "body_timeout", "GOBSTOPPER_BODY_TIMEOUT", parse_optional_float),
     "shutdown_timeout": ("lifecycle", "shutdown_timeout", "GOBSTOPPER_SHUTDOWN_TIMEOUT", parse_float),
 }
 
@@ -163,6 +176,7 @@ _CHECKS: dict[str, Any] = {
     "max_headers_total_bytes": _count,
     "trusted_proxies": _networks,
     "trusted_hosts": _hosts,
+    "body_timeout": _timeout,
     "shutdown_timeout": _seconds,
 }
 

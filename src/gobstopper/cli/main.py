@@ -144,11 +144,13 @@ def version() -> None:
     click.echo(f"Gobstopper v{get_version()}")
 
 
-# Background tasks and events (docs/tasks.md, docs/events.md): self-contained modules, registered here.
+# Background tasks, events and the deploy check (docs/tasks.md, docs/events.md, docs/deployment.md):
+# self-contained modules, registered here.
+from gobstopper.cli import check as _check_cli  # noqa: E402
 from gobstopper.cli import events as _events_cli  # noqa: E402
 from gobstopper.cli import tasks as _tasks_cli  # noqa: E402
 
-for _command in (*_tasks_cli.COMMANDS, *_events_cli.COMMANDS):
+for _command in (*_tasks_cli.COMMANDS, *_events_cli.COMMANDS, *_check_cli.COMMANDS):
     cli.add_command(_command)
 
 

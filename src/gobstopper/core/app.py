@@ -70,7 +70,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         settings: the app's :class:`~gobstopper.settings.Settings` (``http``, ``websocket``, ``lifecycle``).
         config: the user's own configuration dict (as in Flask); its WebSocket keys are read at startup.
         trusted_proxies, trusted_hosts, max_body_bytes, max_json_bytes, max_json_depth, max_query_params,
-            max_cookies, max_headers, max_header_bytes: views on ``settings.http``.
+            max_cookies, max_headers, max_header_bytes, body_timeout: views on ``settings.http``.
         route_table: every route, as read-only :class:`~gobstopper.core.routes.RouteRecord` objects.
         error_handlers: status codes and exception classes mapped to handlers.
         extensions: the registered extensions by name (see :meth:`register_extension`).
@@ -135,6 +135,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
     max_header_bytes = _HTTPSettingView("max_header_bytes")
     trusted_proxies = _HTTPSettingView("trusted_proxies")
     trusted_hosts = _HTTPSettingView("trusted_hosts")
+    body_timeout = _HTTPSettingView("body_timeout")
 
     @property
     def websocket_manager(self) -> WebSocketManager:
@@ -411,6 +412,10 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
                 self._startup_done += 1
             for _, sub in self._mounts:
                 await sub.startup()
+            from ..deploy import is_production, warn_open_settings
+
+            if is_production():  # name what the deployment leaves open, once (docs/deployment.md)
+                warn_open_settings(self)
             self.logger.debug("%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python")
             self._dispatcher.stopped = False
             self._dispatcher.serving = True
@@ -425,10 +430,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         if timeout is None:
             timeout = self.settings.lifecycle.shutdown_timeout
         dispatcher = self._dispatcher
-        dispatcher.serving = False
-        dispatcher.stopped = True
-        await dispatcher.close_websockets(*_GOING_AWAY)
-        end_streams(self)  # open event streams end now (their generators' finally run), not at the drain timeout
+        await self.begin_shutdown()
         if dispatcher.inflight:
             dispatcher.drained = asyncio.Event()
             try:
@@ -445,6 +447,22 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         for _, sub in self._mounts:
             await sub.shutdown(timeout)
         self._startup_done = 0
+
+    async def begin_shutdown(self, wait: float = 0.0) -> None:
+        """The first step of :meth:`shutdown`: new requests get 503, open WebSockets are closed (1001) and open event
+        streams end (their generators' ``finally`` run), here and in mounted apps; then up to ``wait`` seconds for
+        the WebSocket handlers to return. Adapters call it on its own as soon as the server is told to stop, before
+        the server tears connections down (``docs/deployment.md``, "Shutdown")."""
+        dispatcher = self._dispatcher
+        dispatcher.serving = False
+        dispatcher.stopped = True
+        await dispatcher.close_websockets(*_GOING_AWAY)
+        end_streams(self)  # now, not at the drain timeout
+        for _, sub in self._mounts:
+            await sub.begin_shutdown(wait)
+        deadline = asyncio.get_running_loop().time() + wait
+        while dispatcher.websockets and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
 
     def _extension_hooks(self, name: str) -> list[Callable[..., Any]]:
         hooks = (getattr(extension, name, None) for extension in self.extensions.values())

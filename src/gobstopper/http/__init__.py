@@ -6,6 +6,7 @@ from .errors import (
     HTTPException,
     MethodNotAllowed,
     NotFound,
+    RequestTimeout,
     RequestTooLarge,
     UnsupportedMediaType,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "Request",
+    "RequestTimeout",
     "RequestTooLarge",
     "Response",
     "ServerSentEvent",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -18,7 +19,14 @@ from ..settings import HTTPSettings
 from . import forms
 from ._json import decode_json, json_too_deep
 from .cookies import parse_cookie_header
-from .errors import BadRequest, HTTPException, RequestTooLarge, UnsupportedMediaType
+from .errors import (
+    BadRequest,
+    ClientDisconnect,
+    HTTPException,
+    RequestTimeout,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
 from .file_storage import FileStorage
 from .negotiation import best_match
 
@@ -392,7 +400,13 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
                 raise RequestTooLarge(limit)
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
-        """The body in chunks as it arrives, counted against :attr:`max_body_bytes` (413 when passed)."""
+        """The body in chunks as it arrives, counted against :attr:`max_body_bytes`.
+
+        Raises:
+            RequestTooLarge: the body passed :attr:`max_body_bytes` (413).
+            RequestTimeout: no data for ``settings.body_timeout`` seconds (408, ``Connection: close``).
+            ClientDisconnect: the client went away, or the body's framing broke, before its end (400).
+        """
         if self._body is not None:
             yield self._body
             return
@@ -400,21 +414,29 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
             raise RuntimeError("the request body was already consumed")
         self._body_consumed = True
         limit = self.max_body_bytes
-        if limit is not None:
-            declared = self.header("content-length")
-            if declared is not None:
-                if not declared.isdigit():
-                    raise BadRequest("Invalid Content-Length header.")
-                if int(declared) > limit:
-                    raise RequestTooLarge(limit)  # before reading a single byte
+        declared = self.header("content-length")
+        expected = None
+        if declared is not None:
+            if not declared.isdigit():
+                raise BadRequest("Invalid Content-Length header.")
+            expected = int(declared)
+            if limit is not None and expected > limit:
+                raise RequestTooLarge(limit)  # before reading a single byte
         received = 0
-        async for chunk in self._source.body(self._channel):
+        chunks: AsyncIterator[bytes] = self._source.body(self._scope, self._channel)
+        timeout = self.settings.body_timeout
+        if timeout is not None:
+            chunks = _within(chunks, timeout)
+        async for chunk in chunks:
             if not chunk:
                 continue
             received += len(chunk)
             if limit is not None and received > limit:
                 raise RequestTooLarge(limit)
             yield chunk
+        if expected is not None and received < expected:
+            # Servers end a body at its Content-Length; a shorter one means the connection broke (RFC 9112 §8).
+            raise ClientDisconnect("The request body is shorter than its Content-Length.")
 
     async def get_data(self) -> bytes:
         """The whole body as bytes (read once, then cached)."""
@@ -597,3 +619,29 @@ def _ip_in(address: str, networks: Any) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in networks)
+
+
+async def _within(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
+    """``chunks``, each awaited for at most ``timeout`` seconds (an idle timeout: the clock runs only while the
+    body is awaited, not while the consumer works on a chunk). Raises ``RequestTimeout`` when one is late."""
+    iterator = chunks.__aiter__()
+    try:
+        while True:
+            try:
+                if _timeout_cm is not None:
+                    async with _timeout_cm(timeout):
+                        chunk = await iterator.__anext__()
+                else:  # Python 3.10: no asyncio.timeout
+                    chunk = await asyncio.wait_for(iterator.__anext__(), timeout)
+            except StopAsyncIteration:
+                return
+            except (TimeoutError, asyncio.TimeoutError):
+                raise RequestTimeout(timeout) from None
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_timeout_cm: Any = getattr(asyncio, "timeout", None)  # Python >= 3.11

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -136,9 +137,11 @@ class SecurityMiddleware:
         frame_options: ``X-Frame-Options`` (``DENY``; ``None`` disables).
         permissions_policy: ``Permissions-Policy`` value, if any.
         server_header: the ``Server`` header to send instead of the server's own. The default ``""`` names no
-            software: Granian (RSGI and ASGI) then sends no ``server: granian``; uvicorn adds its own unless
-            started with ``--no-server-header``, as ``gobstopper run`` does. ``None`` leaves the server's header
-            alone.
+            software where that replaces the server's header: in a Granian worker (RSGI and ASGI), which then
+            sends no ``server: granian``. uvicorn puts its own header before the app's whatever the app sends, so
+            there ``""`` sends nothing (one header at most: uvicorn's, or none when started with
+            ``--no-server-header``, as ``gobstopper run`` does). Any other value is always sent; ``None`` leaves
+            the server's header alone (``docs/deployment.md``, "The Server header").
     """
 
     def __init__(
@@ -174,6 +177,8 @@ class SecurityMiddleware:
         permissions_policy: str | None = None,
         server_header: str | None = "",
     ) -> None:
+        #: Whether the key was made up here (``gobstopper check --deploy`` names it).
+        self.secret_key_generated = secret_key is None
         if secret_key is None:
             secret_key = secrets.token_bytes(32)
             if not debug:
@@ -229,8 +234,9 @@ class SecurityMiddleware:
             ("permissions-policy", permissions_policy),
         ]
         self._static_headers = [(n, v) for n, v in headers if v]
-        if server_header is not None:
+        if server_header:
             self._static_headers.append(("server", server_header))
+        self._hide_server = server_header == ""  # only where it replaces the server's own (add_security_headers)
         hsts = f"max-age={int(hsts_max_age)}" + ("; includeSubDomains" if hsts_include_subdomains else "")
         self._hsts = hsts if hsts_max_age > 0 else None
         self.__name__ = "security"
@@ -415,6 +421,8 @@ class SecurityMiddleware:
         for name, value in self._static_headers:
             if name not in headers:
                 headers[name] = value
+        if self._hide_server and "granian" in sys.modules and "server" not in headers:
+            headers["server"] = ""  # Granian then sends none of its own; uvicorn would send both
         if self._hsts is not None and "strict-transport-security" not in headers:
             try:
                 https = request.scheme == "https"
