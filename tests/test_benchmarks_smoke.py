@@ -71,7 +71,9 @@ def test_select_pairs_and_comparisons() -> None:
         assert comp.scenario in runner.SCENARIOS
         for fw in (comp.framework, comp.baseline):
             assert runner.SERVERS[comp.server].interface in runner.FRAMEWORKS[fw].interfaces
-    assert {c.scenario for c in runner.COMPARISONS} == set(runner.SCENARIOS)
+    assert {c.scenario for c in runner.COMPARISONS} == set(runner.DEFAULT_SCENARIOS)
+    assert {c.scenario for c in runner.TECHEMPOWER_COMPARISONS} == set(runner.TECHEMPOWER_SCENARIOS)
+    assert set(runner.DEFAULT_SCENARIOS) | set(runner.TECHEMPOWER_SCENARIOS) == set(runner.SCENARIOS)
     # A comparison runs only when both of its sides are selected.
     chosen = runner.select_comparisons(["routes1000", "json"], runner.select_pairs("granian-rsgi"))
     assert [(c.scenario, c.framework, c.baseline) for c in chosen] == [
@@ -266,6 +268,68 @@ def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
         assert res["errors"] == []
         assert len(res["rps"]) == 1
     assert len(data["lookup"]) == 8
+
+
+def test_techempower_is_opt_in() -> None:
+    """The database scenarios run only with ``--techempower`` (and a database); ``--emmett`` adds Emmett rows."""
+    runner = load_runner()
+    assert not set(runner.parse_args([]).scenarios) & set(runner.TECHEMPOWER_SCENARIOS)
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--scenarios", "db"])  # needs --techempower
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--techempower", "--techempower-dsn", ""])  # needs a database
+    args = runner.parse_args(["--techempower", "--techempower-dsn", "postgresql://x/y", "--emmett"])
+    assert [(c.scenario, c.framework, c.baseline, c.target) for c in args.comparisons] == [
+        (scenario, "gob-te", baseline, target)
+        for scenario in ("db", "queries20", "fortunes", "updates5")
+        for baseline, target in (("raw-rsgi-db", 0.90), ("emmett-db", 1.0))
+    ]
+    assert all(c.server == "granian-rsgi" for c in args.comparisons)
+    assert runner.check_shape("world", b'{"id": 1, "randomNumber": 10000}') is None
+    assert runner.check_shape("world", b'{"id": 0, "randomNumber": 1}') is not None
+    assert runner.check_shape("worlds:2", b'[{"id": 1, "randomNumber": 2}]') is not None
+    assert runner.check_shape("fortunes", b"<table><tr><td><script></td></tr></table>") is not None
+
+
+@pytest.mark.servers
+def test_techempower_smoke_run(tmp_path: Path) -> None:
+    """``--techempower --smoke`` end to end on the suite's PostgreSQL (a database of its own)."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    from tests._services import service_url
+
+    admin = service_url("GOBSTOPPER_TEST_POSTGRES_DSN")
+    name = f"te_bench_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    out = tmp_path / "bench.json"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(RUN), "--smoke", "--techempower", "--no-micro", "--json", str(out),
+             "--techempower-dsn", admin.rsplit("/", 1)[0] + "/" + name],
+            capture_output=True, text=True, timeout=180, check=False,
+            env=dict(os.environ, TECHEMPOWER_POOL_SIZE="4"),
+        )  # fmt: skip
+    finally:
+        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(out.read_text())
+    assert [(r["scenario"], r["baseline"]) for r in data["ratios"]] == [
+        (s, "raw-rsgi-db") for s in ("db", "queries20", "fortunes", "updates5")
+    ]
+    for row in data["ratios"]:
+        assert isinstance(row["ratio"], float) and row["ratio"] > 0
+    assert all(res["errors"] == [] for res in data["results"])
 
 
 def test_memory_is_its_own_section() -> None:
