@@ -435,3 +435,19 @@ def test_templates_benchmark_smoke(tmp_path: Path) -> None:
     )
     results = json.loads(out.read_text())
     assert results["render"]["render_template_over_bare_jinja2"]["median"] > 0
+
+
+@pytest.mark.servers
+def test_bus_benchmark_smoke() -> None:
+    """benchmarks/bus.py --smoke runs against the suite's Redis and prints its three ratios."""
+    from tests._services import service_url
+
+    env = dict(os.environ, GOBSTOPPER_TEST_REDIS_URL=service_url("GOBSTOPPER_TEST_REDIS_URL"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bus.py"), "--smoke"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for label in ("round trip p50", "round trip p99", "publish rate"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(label))
+        assert float(line.split()[3]) > 0
