@@ -522,3 +522,14 @@ def test_a_topic_subscriber_catches_up_after_an_outage(own_redis: OwnRedis) -> N
         asyncio.run(main())
     finally:
         sync.close()
+
+
+def test_topics_named_from_requests_do_not_pile_up() -> None:
+    import gc
+
+    bus = MessageBus("redis://127.0.0.1:1/0")  # nothing connects until used
+    kept = bus.topic("kept")
+    for n in range(1000):
+        bus.topic(f"user:{n}")  # e.g. a topic per user, named from the request
+    gc.collect()
+    assert bus.topic("kept") is kept and len(bus._topics) == 1

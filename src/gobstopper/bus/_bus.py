@@ -122,7 +122,7 @@ class MessageBus:
         if url is not None and redis is not None:
             raise ValueError("MessageBus takes a url or a redis client, not both")
         for name, value in (("timeout", timeout), ("retry_initial", retry_initial), ("retry_max", retry_max)):
-            if not value >= 0:
+            if not value >= 0:  # also NaN
                 raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
         if type(history) is not int or history < 1:
             raise ValueError(f"history must be a whole number of events >= 1, not {history!r}")
@@ -153,7 +153,9 @@ class MessageBus:
         self._responders: dict[str, Responder] = {}
         self._pending: dict[bytes, tuple[asyncio.Queue[bytes], str]] = {}
         self._reconnect_hooks: list[Callable[[], None]] = []
-        self._topics: dict[str, Any] = {}
+        # Topics by name. With Redis a topic's state is in Redis: unused Topic objects go away (topic names may come
+        # from requests); memory:// keeps each topic's history here, so it keeps the objects.
+        self._topics: Any = weakref.WeakValueDictionary() if self.backend == "redis" else {}
         self._names: dict[str, Any] = {}  # WebSocketManager names on this bus -> the manager
         self._listener: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -538,6 +540,8 @@ class MessageBus:
             " (topics catch up from their history)",
             how,
         )
+        for topic in list(self._topics.values()):
+            topic._on_reconnect()
         for hook in tuple(self._reconnect_hooks):
             try:
                 hook()

@@ -106,7 +106,6 @@ class Topic:
         self._entries: deque[tuple[tuple[int, int], str, str, str]] = deque()
         self._max_deleted = (0, 0)
         self._last = (0, 0)
-        bus.on_reconnect(self._on_reconnect)
 
     def __repr__(self) -> str:
         return f"<Topic {self.name!r} history={self.history}>"
