@@ -350,7 +350,7 @@ def test_memory_is_its_own_section() -> None:
             runner.parse_args(["--memory", *bad])
     # Without --memory nothing changes: every scenario, no memory runs.
     plain = runner.parse_args([])
-    assert plain.scenarios == list(runner.SCENARIOS) and not hasattr(plain, "memory_runs")
+    assert plain.scenarios == list(runner.DEFAULT_SCENARIOS) and not hasattr(plain, "memory_runs")
 
 
 def test_memory_rows_and_report() -> None:
