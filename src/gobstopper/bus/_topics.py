@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import weakref
@@ -34,6 +35,8 @@ import msgspec
 
 from ..http.response import json_encoder
 from ..http.sse import DEFAULT_PING_SECONDS, EventSourceResponse, ServerSentEvent
+
+logger = logging.getLogger("gobstopper.bus")
 
 #: The event a subscriber gets first when its ``Last-Event-ID`` is older than the history (its data is JSON:
 #: ``{"topic": ..., "last_event_id": ..., "oldest_event_id": ...}``).
@@ -290,8 +293,10 @@ class TopicSubscription:
     async def _catch_up(self, since: str, first: bool = False) -> None:
         try:
             lost, events = await self.topic.replay(since)
-        except Exception as exc:
-            self.topic.bus._publish_failed(exc)  # logged and counted; the client gets a history-lost event
+        except Exception as exc:  # Redis unreachable: the client is told, then gets live events
+            logger.warning(
+                "bus: reading the history of topic %r failed (%s: %s)", self.topic.name, type(exc).__name__, exc
+            )
             lost, events = True, []
         if lost and first:
             oldest = events[0].id if events else None
