@@ -16,10 +16,18 @@ Usage::
     .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
     .venv/bin/python benchmarks/run.py --emmett --only granian-rsgi --scenarios plaintext,json   # + Emmett
     .venv/bin/python benchmarks/run.py --memory              # only the memory check (RSS at 20k and 200k)
+    TECHEMPOWER_DSN=postgresql://... .venv/bin/python benchmarks/run.py --techempower --emmett   # database tests
 
 ``--emmett`` adds Emmett (an RSGI-native framework, not a dependency of the project) as a baseline under granian
 rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
 with the project's granian and uvloop versions when pip accepts them, and served from there.
+
+``--techempower`` runs the TechEmpower database scenarios instead of the default ones: ``db``, ``queries20``,
+``fortunes`` and ``updates5`` against ``techempower/app.py`` under granian rsgi, as ratios to a raw RSGI + asyncpg
+app doing the same work (``baselines/raw_rsgi_db.py``) and, with ``--emmett``, to Emmett doing it
+(``baselines/emmett_db.py``). They need a PostgreSQL database whose ``world`` and ``fortune`` tables this script
+drops and fills again (``techempower/schema.py``): ``--techempower-dsn`` or ``TECHEMPOWER_DSN``. Every app gets
+a pool of ``TECHEMPOWER_POOL_SIZE`` (16) connections.
 
 ``--memory`` runs something else instead: the memory target of docs/performance.md §2 (RSS after 200k requests
 within 10% of RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on
@@ -77,6 +85,8 @@ class Scenario:
     json_body: Any = None  # expected decoded JSON, or None
     file_size: int = 0  # > 0: a generated file of this size, served at ``path``
     min_slice: int = 1  # seconds: slow requests need longer slices to complete enough of them (not in --smoke)
+    shape: str = ""  # TechEmpower answers vary: "world", "worlds:<n>" or "fortunes" (see check_shape)
+    techempower: bool = False  # needs the database (--techempower)
 
 
 SCENARIO_LIST: tuple[Scenario, ...] = (
@@ -87,8 +97,16 @@ SCENARIO_LIST: tuple[Scenario, ...] = (
     Scenario("static10k", "/static/f10k.bin", "application/octet-stream", file_size=10 * 1024),
     # Under uvicorn a 1 MB answer takes about half a second at 64 connections: 1 s slices complete too few.
     Scenario("static1m", "/static/f1m.bin", "application/octet-stream", file_size=1024 * 1024, min_slice=2),
+    # TechEmpower's database tests (--techempower): queries(20) and updates(5) as in the issue.
+    Scenario("db", "/db", "application/json", shape="world", techempower=True),
+    Scenario("queries20", "/queries?queries=20", "application/json", shape="worlds:20", techempower=True),
+    Scenario("fortunes", "/fortunes", "text/html; charset=utf-8", shape="fortunes", techempower=True),
+    Scenario("updates5", "/updates?queries=5", "application/json", shape="worlds:5", techempower=True),
 )
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in SCENARIO_LIST}
+#: What runs without ``--scenarios``: everything but the database scenarios (``--techempower`` runs those).
+DEFAULT_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIO_LIST if not s.techempower)
+TECHEMPOWER_SCENARIOS: tuple[str, ...] = tuple(s.name for s in SCENARIO_LIST if s.techempower)
 
 
 @dataclass(frozen=True)
@@ -134,7 +152,7 @@ class ServerKind:
         ]  # fmt: skip
 
 
-_APPS, _BASE = HERE / "apps", HERE / "baselines"
+_APPS, _BASE, _TE = HERE / "apps", HERE / "baselines", HERE / "techempower"
 #: ``--emmett``: Emmett's own virtualenv (gitignored), made on demand, so that its pins never touch the project's.
 EMMETT_VENV = HERE / ".emmett-venv"
 EMMETT_PYTHON = EMMETT_VENV / "bin" / "python"
@@ -162,6 +180,9 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("raw-rsgi-file", _BASE, "raw_rsgi_static:app", ("rsgi",)),
         Framework("starlette-static", _BASE, "starlette_static:app", ("asgi",)),
         Framework("emmett", _BASE, "emmett_app:app", ("rsgi",), python=EMMETT_PYTHON),  # only with --emmett
+        Framework("gob-te", _TE, "app:app", ("rsgi", "asgi")),  # --techempower
+        Framework("raw-rsgi-db", _BASE, "raw_rsgi_db:app", ("rsgi",)),
+        Framework("emmett-db", _BASE, "emmett_db:app", ("rsgi",), python=EMMETT_PYTHON),  # and --emmett
         Framework("gobstopper", _APPS, "gobstopper_app:app", ("rsgi", "asgi")),
         Framework("gob-static", _APPS, "gobstopper_static:app", ("rsgi", "asgi")),
         *(_routes_app(n, native) for n in (10, 1000) for native in (True, False)),
@@ -228,15 +249,28 @@ EMMETT_COMPARISONS: tuple[Comparison, ...] = tuple(
 )
 
 
-def all_comparisons(emmett: bool = False) -> tuple[Comparison, ...]:
-    """Every comparison in display order; with ``emmett``, each Emmett row follows its scenario's raw-rsgi row."""
+#: ``--techempower``: the database scenarios under granian rsgi, >= 0.90 of raw RSGI + asyncpg (issue 16).
+TECHEMPOWER_COMPARISONS: tuple[Comparison, ...] = tuple(
+    Comparison(scenario, "granian-rsgi", "gob-te", "raw-rsgi-db", 0.90) for scenario in TECHEMPOWER_SCENARIOS
+)
+#: ``--techempower --emmett``: and ahead of Emmett doing the same work.
+EMMETT_TECHEMPOWER_COMPARISONS: tuple[Comparison, ...] = tuple(
+    Comparison(scenario, "granian-rsgi", "gob-te", "emmett-db", 1.0, strict=True) for scenario in TECHEMPOWER_SCENARIOS
+)
+
+
+def all_comparisons(emmett: bool = False, techempower: bool = False) -> tuple[Comparison, ...]:
+    """Every comparison in display order; with ``emmett``, each Emmett row follows its scenario's raw-rsgi row;
+    with ``techempower``, the database comparisons instead of the others."""
+    base = TECHEMPOWER_COMPARISONS if techempower else COMPARISONS
     if not emmett:
-        return COMPARISONS
+        return base
+    extra = EMMETT_TECHEMPOWER_COMPARISONS if techempower else EMMETT_COMPARISONS
     out: list[Comparison] = []
-    for comp in COMPARISONS:
+    for comp in base:
         out.append(comp)
-        if (comp.server, comp.framework, comp.baseline) == ("granian-rsgi", "gobstopper", "raw-rsgi"):
-            out += [e for e in EMMETT_COMPARISONS if e.scenario == comp.scenario]
+        if comp.server == "granian-rsgi" and comp.baseline in ("raw-rsgi", "raw-rsgi-db"):
+            out += [e for e in extra if e.scenario == comp.scenario and e.framework == comp.framework]
     return tuple(out)
 
 
@@ -496,7 +530,11 @@ def check_response(port: int, scenario: Scenario, files: dict[str, bytes]) -> tu
     content_type = headers.get("content-type", "")
     if not content_type.startswith(scenario.content_type):
         return f"content-type {content_type!r}, expected {scenario.content_type!r}", headers
-    if scenario.file_size:
+    if scenario.shape:
+        problem = check_shape(scenario.shape, body)
+        if problem:
+            return problem, headers
+    elif scenario.file_size:
         expected = files[scenario.path]
         if headers.get("content-length") != str(len(expected)) or body != expected:
             return f"wrong file: content-length={headers.get('content-length')!r}, {len(body)} bytes", headers
@@ -510,6 +548,36 @@ def check_response(port: int, scenario: Scenario, files: dict[str, bytes]) -> tu
     elif body != scenario.body:
         return f"wrong body {body[:200]!r}", headers
     return None, headers
+
+
+def check_shape(shape: str, body: bytes) -> str | None:
+    """Check a TechEmpower answer: ``world`` (``{"id", "randomNumber"}``, both 1..10000), ``worlds:<n>`` (a list
+    of n of them) or ``fortunes`` (the 13 rows with the extra fortune, escaped). None when right."""
+
+    def world(item: Any) -> bool:
+        return (
+            isinstance(item, dict)
+            and set(item) == {"id", "randomNumber"}
+            and all(type(item[k]) is int and 1 <= item[k] <= 10_000 for k in item)
+        )
+
+    if shape == "fortunes":
+        text = body.decode("utf-8", "replace")
+        if text.count("<tr>") != 14 or "Additional fortune added at request time." not in text:
+            return f"not the 12 fortunes plus the extra one: {body[:200]!r}"
+        if "<script>" in text or "&lt;script&gt;" not in text:
+            return "the <script> fortune is not escaped"
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return f"not JSON: {body[:200]!r}"
+    if shape == "world":
+        return None if world(data) else f"not a World: {body[:200]!r}"
+    count = int(shape.split(":")[1])
+    if not isinstance(data, list) or len(data) != count or not all(world(item) for item in data):
+        return f"not {count} Worlds: {body[:200]!r}"
+    return None
 
 
 def write_static_files(directory: Path, scenarios: Sequence[Scenario]) -> dict[str, bytes]:
@@ -1075,7 +1143,7 @@ def package_versions() -> dict[str, str]:
 _VENV_VERSIONS = """\
 import importlib.metadata as m, json
 out = {}
-for name in ("emmett", "emmett-core", "granian", "uvloop", "orjson", "rloop"):
+for name in ("emmett", "emmett-core", "granian", "uvloop", "orjson", "rloop", "asyncpg"):
     try:
         out[name] = m.version(name)
     except m.PackageNotFoundError:
@@ -1085,7 +1153,8 @@ print(json.dumps(out))
 
 
 def emmett_venv_versions() -> dict[str, str | None]:
-    """Versions of emmett, emmett-core, granian, uvloop, orjson and rloop in Emmett's virtualenv (None: absent)."""
+    """Versions of emmett, emmett-core, granian, uvloop, orjson, rloop and asyncpg in Emmett's virtualenv (None:
+    absent)."""
     result = subprocess.run(
         [str(EMMETT_PYTHON), "-c", _VENV_VERSIONS], capture_output=True, text=True, timeout=60, check=True
     )
@@ -1109,11 +1178,12 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def setup_emmett() -> dict[str, Any]:
+def setup_emmett(database: bool = False) -> dict[str, Any]:
     """Make Emmett's virtualenv ready (``--emmett``): create it if missing, (re)install what differs.
 
     Wanted there: :data:`EMMETT_REQUIREMENTS`, and the granian and uvloop versions this interpreter has (the other
-    servers run with them). Nothing is downloaded when those are already installed. If pip will not install Emmett
+    servers run with them), and with ``database`` (``--techempower``) the project's asyncpg version. Nothing is
+    downloaded when those are already installed. If pip will not install Emmett
     with this granian, Emmett is installed with a granian of its choosing, and the report says so. If pip fails
     (no network, say) but some Emmett is installed, that one is used: the report prints its versions.
 
@@ -1132,9 +1202,13 @@ def setup_emmett() -> dict[str, Any]:
         if made.returncode != 0:
             raise RuntimeError(f"could not create {EMMETT_VENV}: {(made.stdout + made.stderr).strip()}")
     loop_pin = [f"uvloop=={uvloop}"] if uvloop else []
+    asyncpg = _installed("asyncpg") if database else None
+    if asyncpg:
+        loop_pin.append(f"asyncpg=={asyncpg}")
     have = emmett_venv_versions()
     if (
-        have["orjson"] is None
+        (asyncpg and have.get("asyncpg") != asyncpg)
+        or have["orjson"] is None
         or any(have[name] != pin for name, pin in EMMETT_VERSIONS.items())
         or (granian and have["granian"] != granian)
         or (uvloop and have["uvloop"] != uvloop)
@@ -1236,6 +1310,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "benchmarks/.emmett-venv on first use, with the project's granian and uvloop versions",
     )
     parser.add_argument(
+        "--techempower",
+        action="store_true",
+        help="run the TechEmpower database scenarios (db, queries20, fortunes, updates5) under granian-rsgi\n"
+        "instead of the others; needs --techempower-dsn or TECHEMPOWER_DSN (its world and fortune tables are\n"
+        "dropped and filled again)",
+    )
+    parser.add_argument(
+        "--techempower-dsn",
+        default=os.environ.get("TECHEMPOWER_DSN"),
+        help="the PostgreSQL database of --techempower (default: $TECHEMPOWER_DSN)",
+    )
+    parser.add_argument(
         "--memory",
         action="store_true",
         help="run only the memory check instead: the RSS of gobstopper's worker under granian-rsgi and uvicorn\n"
@@ -1249,11 +1335,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.pairs, args.slice, args.warmup, args.micro_repeat, args.micro_number = 1, 1, 0, 1, 1000
     if args.pairs < 1 or args.slice < 1 or args.warmup < 0 or args.micro_repeat < 1 or args.micro_number < 1:
         parser.error("--pairs, --slice, --micro-repeat and --micro-number must be >= 1, --warmup >= 0")
-    args.scenarios = [s.strip() for s in (args.scenarios or ",".join(SCENARIOS)).split(",") if s.strip()]
-    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    default = TECHEMPOWER_SCENARIOS if args.techempower else DEFAULT_SCENARIOS
+    args.scenarios = [s.strip() for s in (args.scenarios or ",".join(default)).split(",") if s.strip()]
+    unknown = [s for s in args.scenarios if s not in default]
     if unknown or not args.scenarios:
-        parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    candidates = all_comparisons(args.emmett)
+        hint = (
+            "" if args.techempower or not set(unknown) <= set(SCENARIOS) else " (database scenarios need --techempower)"
+        )
+        parser.error(f"unknown scenarios {unknown}; choose from {', '.join(default)}{hint}")
+    if args.techempower and not args.techempower_dsn:
+        parser.error("--techempower needs a PostgreSQL database: --techempower-dsn or TECHEMPOWER_DSN")
+    candidates = all_comparisons(args.emmett, args.techempower)
     try:
         args.pairs_selected = select_pairs(args.only, pairs_of(candidates))
     except ValueError as exc:
@@ -1267,8 +1359,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _memory_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """Finish ``--memory`` options: ``args.memory_runs`` (server, scenario) and ``args.marks``; no comparisons."""
-    if args.emmett:
-        parser.error("--emmett does not apply to --memory")
+    if args.emmett or args.techempower:
+        parser.error("--emmett and --techempower do not apply to --memory")
     args.scenarios = [s.strip() for s in (args.scenarios or ",".join(MEMORY_SCENARIOS)).split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in MEMORY_SCENARIOS]
     if unknown or not args.scenarios:
@@ -1309,7 +1401,11 @@ def measure(
     pairs = list(dict.fromkeys((srv, fw) for _, srv, fw in measurements))
     ok = True
     extra_env = {"BENCH_STATIC_DIR": str(static_dir)}
-    if any(fw == "emmett" for _, fw in pairs):  # Emmett makes folders in its app's root: keep them in the run's tmp
+    if getattr(args, "techempower", False):
+        extra_env["TECHEMPOWER_DSN"] = args.techempower_dsn
+    if any(
+        fw.startswith("emmett") for _, fw in pairs
+    ):  # Emmett makes folders in its app's root: keep them in the run's tmp
         extra_env["BENCH_EMMETT_ROOT"] = str(static_dir / "emmett-root")
         (static_dir / "emmett-root").mkdir(exist_ok=True)
     with servers_running(pairs, extra_env) as (running, failed):
@@ -1367,6 +1463,17 @@ def measure(
     return measurements, results, ok
 
 
+def fill_techempower_database(dsn: str) -> None:
+    """Create and fill the ``world`` and ``fortune`` tables (``techempower/schema.py``)."""
+    import asyncio
+
+    spec = importlib.util.spec_from_file_location("techempower_schema", _TE / "schema.py")
+    assert spec and spec.loader
+    schema = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(schema)
+    asyncio.run(schema.create(dsn))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the report.
 
@@ -1383,11 +1490,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory:
         return main_memory(args)
     emmett = None
-    if any("emmett" in (c.framework, c.baseline) for c in args.comparisons):
+    if any(c.baseline.startswith("emmett") for c in args.comparisons):
         try:
-            emmett = setup_emmett()
+            emmett = setup_emmett(database=args.techempower)
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             print(f"! --emmett: {exc}", file=sys.stderr)
+            return 1
+    if args.techempower:
+        try:
+            fill_techempower_database(args.techempower_dsn)
+        except Exception as exc:
+            print(f"! --techempower: cannot fill the database: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -1406,6 +1519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "loadavg": {"before": _loadavg(), "after": None},
     }
+    if args.techempower:
+        meta["versions"]["asyncpg"] = _installed("asyncpg") or "-"
     if emmett:
         meta["emmett"] = emmett
     seconds = sum(

@@ -71,7 +71,9 @@ def test_select_pairs_and_comparisons() -> None:
         assert comp.scenario in runner.SCENARIOS
         for fw in (comp.framework, comp.baseline):
             assert runner.SERVERS[comp.server].interface in runner.FRAMEWORKS[fw].interfaces
-    assert {c.scenario for c in runner.COMPARISONS} == set(runner.SCENARIOS)
+    assert {c.scenario for c in runner.COMPARISONS} == set(runner.DEFAULT_SCENARIOS)
+    assert {c.scenario for c in runner.TECHEMPOWER_COMPARISONS} == set(runner.TECHEMPOWER_SCENARIOS)
+    assert set(runner.DEFAULT_SCENARIOS) | set(runner.TECHEMPOWER_SCENARIOS) == set(runner.SCENARIOS)
     # A comparison runs only when both of its sides are selected.
     chosen = runner.select_comparisons(["routes1000", "json"], runner.select_pairs("granian-rsgi"))
     assert [(c.scenario, c.framework, c.baseline) for c in chosen] == [
@@ -268,6 +270,68 @@ def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
     assert len(data["lookup"]) == 8
 
 
+def test_techempower_is_opt_in() -> None:
+    """The database scenarios run only with ``--techempower`` (and a database); ``--emmett`` adds Emmett rows."""
+    runner = load_runner()
+    assert not set(runner.parse_args([]).scenarios) & set(runner.TECHEMPOWER_SCENARIOS)
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--scenarios", "db"])  # needs --techempower
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--techempower", "--techempower-dsn", ""])  # needs a database
+    args = runner.parse_args(["--techempower", "--techempower-dsn", "postgresql://x/y", "--emmett"])
+    assert [(c.scenario, c.framework, c.baseline, c.target) for c in args.comparisons] == [
+        (scenario, "gob-te", baseline, target)
+        for scenario in ("db", "queries20", "fortunes", "updates5")
+        for baseline, target in (("raw-rsgi-db", 0.90), ("emmett-db", 1.0))
+    ]
+    assert all(c.server == "granian-rsgi" for c in args.comparisons)
+    assert runner.check_shape("world", b'{"id": 1, "randomNumber": 10000}') is None
+    assert runner.check_shape("world", b'{"id": 0, "randomNumber": 1}') is not None
+    assert runner.check_shape("worlds:2", b'[{"id": 1, "randomNumber": 2}]') is not None
+    assert runner.check_shape("fortunes", b"<table><tr><td><script></td></tr></table>") is not None
+
+
+@pytest.mark.servers
+def test_techempower_smoke_run(tmp_path: Path) -> None:
+    """``--techempower --smoke`` end to end on the suite's PostgreSQL (a database of its own)."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    from tests._services import service_url
+
+    admin = service_url("GOBSTOPPER_TEST_POSTGRES_DSN")
+    name = f"te_bench_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    out = tmp_path / "bench.json"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(RUN), "--smoke", "--techempower", "--no-micro", "--json", str(out),
+             "--techempower-dsn", admin.rsplit("/", 1)[0] + "/" + name],
+            capture_output=True, text=True, timeout=180, check=False,
+            env=dict(os.environ, TECHEMPOWER_POOL_SIZE="4"),
+        )  # fmt: skip
+    finally:
+        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(out.read_text())
+    assert [(r["scenario"], r["baseline"]) for r in data["ratios"]] == [
+        (s, "raw-rsgi-db") for s in ("db", "queries20", "fortunes", "updates5")
+    ]
+    for row in data["ratios"]:
+        assert isinstance(row["ratio"], float) and row["ratio"] > 0
+    assert all(res["errors"] == [] for res in data["results"])
+
+
 def test_memory_is_its_own_section() -> None:
     """``--memory`` runs only the memory check: Gobstopper on granian-rsgi and uvicorn, plaintext and json."""
     runner = load_runner()
@@ -286,7 +350,7 @@ def test_memory_is_its_own_section() -> None:
             runner.parse_args(["--memory", *bad])
     # Without --memory nothing changes: every scenario, no memory runs.
     plain = runner.parse_args([])
-    assert plain.scenarios == list(runner.SCENARIOS) and not hasattr(plain, "memory_runs")
+    assert plain.scenarios == list(runner.DEFAULT_SCENARIOS) and not hasattr(plain, "memory_runs")
 
 
 def test_memory_rows_and_report() -> None:
@@ -371,3 +435,19 @@ def test_templates_benchmark_smoke(tmp_path: Path) -> None:
     )
     results = json.loads(out.read_text())
     assert results["render"]["render_template_over_bare_jinja2"]["median"] > 0
+
+
+@pytest.mark.servers
+def test_bus_benchmark_smoke() -> None:
+    """benchmarks/bus.py --smoke runs against the suite's Redis and prints its three ratios."""
+    from tests._services import service_url
+
+    env = dict(os.environ, GOBSTOPPER_TEST_REDIS_URL=service_url("GOBSTOPPER_TEST_REDIS_URL"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bus.py"), "--smoke"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for label in ("round trip p50", "round trip p99", "publish rate"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(label))
+        assert float(line[len(label) :].split()[0]) > 0

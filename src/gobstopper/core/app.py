@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .._native.pattern import build_path
+from ..bus._app_api import BusAppAPI
 from ..cache._app_api import CacheAppAPI
 from ..http._streaming import end_streams
 from ..http.request import Request
@@ -52,7 +53,7 @@ class _HTTPSettingView:
         setattr(settings, self.name, check(self.name, value))
 
 
-class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffold):
+class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, BusAppAPI, Scaffold):
     """A Gobstopper application: at once an RSGI app (Granian) and an ASGI app (uvicorn, tests).
 
     Args:
