@@ -14,12 +14,14 @@ Usage::
     .venv/bin/python benchmarks/run.py --smoke               # 1 pair, no warm-up (a quick check, not a measurement)
     .venv/bin/python benchmarks/run.py --scenarios routes1000,typed1000 --pairs 20 --json out.json
     .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
-    .venv/bin/python benchmarks/run.py --emmett --only granian-rsgi --scenarios plaintext,json   # + Emmett
+    .venv/bin/python benchmarks/run.py --peers all --scenarios plaintext,json   # + Emmett, BlackSheep, Litestar
     .venv/bin/python benchmarks/run.py --memory              # only the memory check (RSS at 20k and 200k)
 
-``--emmett`` adds Emmett (an RSGI-native framework, not a dependency of the project) as a baseline under granian
-rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
-with the project's granian and uvloop versions when pip accepts them, and served from there.
+``--peers emmett,blacksheep,litestar`` (or ``all``) adds the framework peers PERFORMANCE.md names as baselines for
+``plaintext`` and ``json``: Emmett (RSGI-native) under granian rsgi, BlackSheep and Litestar (ASGI) under granian asgi
+and uvicorn. None is a dependency of the project: each is installed from PyPI into its own virtualenv,
+``benchmarks/.<name>-venv``, with the project's granian, uvicorn, uvloop and httptools versions when pip accepts them,
+and served from there. ``--emmett`` is short for ``--peers emmett``.
 
 ``--memory`` runs something else instead: PERFORMANCE.md's memory target (RSS after 200k requests within 10% of
 RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on a fresh
@@ -135,16 +137,78 @@ class ServerKind:
 
 
 _APPS, _BASE = HERE / "apps", HERE / "baselines"
-#: ``--emmett``: Emmett's own virtualenv (gitignored), made on demand, so that its pins never touch the project's.
-EMMETT_VENV = HERE / ".emmett-venv"
-EMMETT_PYTHON = EMMETT_VENV / "bin" / "python"
-#: What ``--emmett`` installs there, pinned so that runs stay comparable (bump deliberately), with the orjson extra
-#: as in Emmett's TechEmpower entry. granian and uvloop are pinned at run time to the project's own versions; rloop
-#: is never installed (granian's ``auto`` loop would prefer it to uvloop).
-EMMETT_VERSIONS = {"emmett": "2.8.2", "emmett-core": "1.4.6"}
-EMMETT_REQUIREMENTS = tuple(
-    f"{name}{'[orjson]' if name == 'emmett' else ''}=={pin}" for name, pin in EMMETT_VERSIONS.items()
-)
+SERVERS: dict[str, ServerKind] = {
+    s.name: s
+    for s in (ServerKind("granian-rsgi", "rsgi"), ServerKind("granian-asgi", "asgi"), ServerKind("uvicorn", "asgi"))
+}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A framework peer (``--peers``): not a dependency of the project, installed into a virtualenv of its own.
+
+    The virtualenv is ``benchmarks/.{name}-venv`` (ignored by git), made on first use; the peer's packages are pinned
+    (``pins``) so that runs stay comparable: bump them deliberately. The server packages it is served with
+    (:attr:`server_packages`) are pinned at run time to the versions in the project's virtualenv, so both sides of a
+    comparison run the same server code. Its app is ``baselines/{name}_app.py``, served with the same command line
+    as the other apps on each of ``servers``; the comparisons are ``gobstopper / {name}`` there, target ``> 1.00``.
+    """
+
+    name: str
+    label: str  # how messages name it ("Emmett")
+    pins: tuple[tuple[str, str], ...]  # (distribution, version), installed with pip
+    servers: tuple[str, ...]  # keys of SERVERS it is compared under
+    extras: tuple[tuple[str, str], ...] = ()  # (distribution, extra): "emmett[orjson]"
+    requires: tuple[str, ...] = ()  # distributions an extra brings, which must be there (reported too)
+
+    @property
+    def venv(self) -> Path:
+        """Its virtualenv (gitignored)."""
+        return HERE / f".{self.name}-venv"
+
+    @property
+    def python(self) -> Path:
+        """The interpreter of its virtualenv: it runs the servers that serve the peer."""
+        return self.venv / "bin" / "python"
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """The pinned pip requirements of the peer itself (without the server packages)."""
+        extras = dict(self.extras)
+        return tuple(f"{name}{f'[{extras[name]}]' if name in extras else ''}=={pin}" for name, pin in self.pins)
+
+    @property
+    def server_packages(self) -> tuple[str, ...]:
+        """What its servers need: granian and uvloop; uvicorn and httptools too when uvicorn serves it."""
+        return ("granian", "uvloop", *(("uvicorn", "httptools") if "uvicorn" in self.servers else ()))
+
+    @property
+    def server_programs(self) -> tuple[str, ...]:
+        """The server distributions among :attr:`server_packages` (granian, uvicorn), as opposed to event loops."""
+        return tuple(p for p in self.server_packages if p in ("granian", "uvicorn"))
+
+
+#: The framework peers PERFORMANCE.md names, in display order: Emmett (RSGI-native, under granian rsgi), BlackSheep
+#: and Litestar (ASGI, under granian asgi and uvicorn). Emmett gets the orjson extra, as in its TechEmpower entry;
+#: BlackSheep gets orjson, which its documentation recommends for the fastest JSON responses; Litestar encodes JSON
+#: with msgspec, a dependency of its own. rloop is never installed (granian's ``auto`` loop would prefer it to uvloop).
+PEERS: dict[str, Peer] = {
+    p.name: p
+    for p in (
+        Peer("emmett", "Emmett", (("emmett", "2.8.2"), ("emmett-core", "1.4.6")), ("granian-rsgi",),
+             extras=(("emmett", "orjson"),), requires=("orjson",)),
+        Peer("blacksheep", "BlackSheep", (("blacksheep", "2.6.4"), ("orjson", "3.13.0")), ("granian-asgi", "uvicorn")),
+        Peer("litestar", "Litestar", (("litestar", "2.25.0"),), ("granian-asgi", "uvicorn"), requires=("msgspec",)),
+    )
+}  # fmt: skip
+#: The scenarios the peers are compared in (their apps serve these two routes only).
+PEER_SCENARIOS: tuple[str, ...] = ("plaintext", "json")
+
+
+def _peer_app(peer: Peer) -> Framework:
+    """A peer's app: ``baselines/{name}_app.py``, served from the peer's own virtualenv."""
+    interfaces = tuple(dict.fromkeys(SERVERS[s].interface for s in peer.servers))
+    return Framework(peer.name, _BASE, f"{peer.name}_app:app", interfaces, python=peer.python)
 
 
 def _routes_app(routes: int, native: bool) -> Framework:
@@ -161,16 +225,12 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("starlette", _BASE, "starlette_app:app", ("asgi",)),
         Framework("raw-rsgi-file", _BASE, "raw_rsgi_static:app", ("rsgi",)),
         Framework("starlette-static", _BASE, "starlette_static:app", ("asgi",)),
-        Framework("emmett", _BASE, "emmett_app:app", ("rsgi",), python=EMMETT_PYTHON),  # only with --emmett
         Framework("gobstopper", _APPS, "gobstopper_app:app", ("rsgi", "asgi")),
         Framework("gob-static", _APPS, "gobstopper_static:app", ("rsgi", "asgi")),
         *(_routes_app(n, native) for n in (10, 1000) for native in (True, False)),
+        *(_peer_app(peer) for peer in PEERS.values()),  # only with --peers
     )
 }  # fmt: skip
-SERVERS: dict[str, ServerKind] = {
-    s.name: s
-    for s in (ServerKind("granian-rsgi", "rsgi"), ServerKind("granian-asgi", "asgi"), ServerKind("uvicorn", "asgi"))
-}
 
 
 @dataclass(frozen=True)
@@ -196,10 +256,14 @@ class Comparison:
 
 
 def _hello(scenario: str) -> tuple[Comparison, ...]:
+    """PERFORMANCE.md and issue 10: >= 0.85 x raw RSGI; >= 0.80 x raw ASGI and ahead of every ASGI framework peer
+    (Starlette here; BlackSheep and Litestar with ``--peers``) under granian asgi and uvicorn. Under uvicorn the
+    Starlette target stays issue 3's 1.6."""
     return (
         Comparison(scenario, "granian-rsgi", "gobstopper", "raw-rsgi", 0.85),
-        Comparison(scenario, "granian-asgi", "gobstopper", "raw-asgi", 0.85),
-        Comparison(scenario, "uvicorn", "gobstopper", "raw-asgi", 0.85),
+        Comparison(scenario, "granian-asgi", "gobstopper", "raw-asgi", 0.80),
+        Comparison(scenario, "granian-asgi", "gobstopper", "starlette", 1.0, strict=True),
+        Comparison(scenario, "uvicorn", "gobstopper", "raw-asgi", 0.80),
         Comparison(scenario, "uvicorn", "gobstopper", "starlette", 1.6),
     )
 
@@ -222,21 +286,33 @@ COMPARISONS: tuple[Comparison, ...] = (
     *_static("static1m"),
 )
 
-#: ``--emmett`` only: Gobstopper against Emmett under granian rsgi, "ahead of Emmett" (PERFORMANCE.md).
-EMMETT_COMPARISONS: tuple[Comparison, ...] = tuple(
-    Comparison(scenario, "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True) for scenario in ("plaintext", "json")
-)
+#: ``--peers`` only: Gobstopper against each peer on each of its servers, "ahead of" it (PERFORMANCE.md): > 1.00.
+PEER_COMPARISONS: dict[str, tuple[Comparison, ...]] = {
+    peer.name: tuple(
+        Comparison(scenario, server, "gobstopper", peer.name, 1.0, strict=True)
+        for scenario in PEER_SCENARIOS
+        for server in peer.servers
+    )
+    for peer in PEERS.values()
+}
 
 
-def all_comparisons(emmett: bool = False) -> tuple[Comparison, ...]:
-    """Every comparison in display order; with ``emmett``, each Emmett row follows its scenario's raw-rsgi row."""
-    if not emmett:
+def all_comparisons(peers: Sequence[str] = ()) -> tuple[Comparison, ...]:
+    """Every comparison in display order, with those of ``peers`` (names in :data:`PEERS`).
+
+    A peer's rows follow the last Gobstopper row of the same scenario and server (``gobstopper / raw-rsgi`` under
+    granian rsgi, ``gobstopper / starlette`` under granian asgi and uvicorn), in the order of :data:`PEERS`.
+    """
+    extra = [c for name in PEERS if name in peers for c in PEER_COMPARISONS[name]]
+    if not extra:
         return COMPARISONS
     out: list[Comparison] = []
-    for comp in COMPARISONS:
+    for index, comp in enumerate(COMPARISONS):
         out.append(comp)
-        if (comp.server, comp.framework, comp.baseline) == ("granian-rsgi", "gobstopper", "raw-rsgi"):
-            out += [e for e in EMMETT_COMPARISONS if e.scenario == comp.scenario]
+        after = COMPARISONS[index + 1] if index + 1 < len(COMPARISONS) else None
+        group = (comp.scenario, comp.server)
+        if comp.framework == "gobstopper" and (after is None or (after.scenario, after.server) != group):
+            out += [c for c in extra if (c.scenario, c.server) == group]
     return tuple(out)
 
 
@@ -925,21 +1001,12 @@ def _fmt_cpu(framework: float | None, baseline: float | None) -> str:
 
 
 def _header_lines(meta: dict[str, Any], first: str) -> list[str]:
-    """The report's first line, then the versions (and Emmett's), then the load average before and after."""
+    """The report's first line, then the versions (and each peer's), then the load average before and after."""
     load = meta.get("loadavg", {})
     lines = [first, "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items())]
-    emmett = meta.get("emmett")  # only with --emmett
-    if emmett:
-        lines.append(
-            "emmett (its own virtualenv): "
-            + "  ".join(f"{k} {v}" for k, v in emmett["versions"].items())
-            + (
-                "  (same granian as the other servers)"
-                if emmett["same_granian"]
-                else f"  ! NOT the granian of the other servers ({meta['versions'].get('granian')}): "
-                "its ratios compare two granian versions as well as two frameworks"
-            )
-        )
+    for name in PEERS:
+        if meta.get(name):  # only with --peers NAME
+            lines.append(_peer_line(name, meta[name], meta["versions"]))
     if load:
         before, after = load.get("before"), load.get("after")
         lines.append(
@@ -949,6 +1016,24 @@ def _header_lines(meta: dict[str, Any], first: str) -> list[str]:
             + (" ".join(f"{x:.2f}" for x in after) if after else "-")
         )
     return lines
+
+
+def _peer_line(name: str, entry: dict[str, Any], ours: dict[str, str]) -> str:
+    """One header line for a peer: the versions in its virtualenv, and whether its servers are the project's.
+
+    ``entry`` is the peer's meta entry (:func:`setup_peer`): ``versions`` and ``same_<server>`` flags.
+    """
+    line = f"{name} (its own virtualenv): " + "  ".join(f"{k} {v}" for k, v in entry["versions"].items())
+    servers = [key.removeprefix("same_") for key in entry if key.startswith("same_")]
+    differ = [server for server in servers if not entry[f"same_{server}"]]
+    if not differ:
+        return line + f"  (same {' and '.join(servers)} as the other servers)"
+    theirs = ", ".join(str(ours.get(server)) for server in differ)
+    what = " and ".join(differ)
+    return (
+        line + f"  ! NOT the {what} of the other servers ({theirs}): its ratios compare two {what} versions as well"
+        " as two frameworks"
+    )
 
 
 def format_report(
@@ -1070,12 +1155,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-# ----------------------------------------------------------------------------------------------- emmett
+# ------------------------------------------------------------------------------------------------ peers
 
 _VENV_VERSIONS = """\
-import importlib.metadata as m, json
+import importlib.metadata as m, json, sys
 out = {}
-for name in ("emmett", "emmett-core", "granian", "uvloop", "orjson", "rloop"):
+for name in sys.argv[1:]:
     try:
         out[name] = m.version(name)
     except m.PackageNotFoundError:
@@ -1084,18 +1169,27 @@ print(json.dumps(out))
 """
 
 
-def emmett_venv_versions() -> dict[str, str | None]:
-    """Versions of emmett, emmett-core, granian, uvloop, orjson and rloop in Emmett's virtualenv (None: absent)."""
+def peer_distributions(peer: Peer) -> tuple[str, ...]:
+    """What :func:`peer_venv_versions` reads: the peer's pins, what its extras bring, its server packages, rloop."""
+    return tuple(dict.fromkeys([*(name for name, _ in peer.pins), *peer.requires, *peer.server_packages, "rloop"]))
+
+
+def peer_venv_versions(peer: Peer) -> dict[str, str | None]:
+    """Versions of :func:`peer_distributions` in the peer's virtualenv (None: absent)."""
     result = subprocess.run(
-        [str(EMMETT_PYTHON), "-c", _VENV_VERSIONS], capture_output=True, text=True, timeout=60, check=True
+        [str(peer.python), "-c", _VENV_VERSIONS, *peer_distributions(peer)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(result.stdout)
 
 
-def _pip_install(requirements: Sequence[str]) -> str | None:
-    """``pip install`` into Emmett's virtualenv; None on success, else the tail of pip's output."""
-    cmd = [str(EMMETT_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]
-    print("# --emmett: pip install " + " ".join(requirements), file=sys.stderr, flush=True)
+def _pip_install(peer: Peer, requirements: Sequence[str]) -> str | None:
+    """``pip install`` into the peer's virtualenv; None on success, else the tail of pip's output."""
+    cmd = [str(peer.python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]
+    print(f"# --peers {peer.name}: pip install " + " ".join(requirements), file=sys.stderr, flush=True)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if result.returncode == 0:
         return None
@@ -1109,54 +1203,80 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def setup_emmett() -> dict[str, Any]:
-    """Make Emmett's virtualenv ready (``--emmett``): create it if missing, (re)install what differs.
+def peer_install_plan(peer: Peer, ours: dict[str, str | None]) -> tuple[list[str], list[str]]:
+    """What pip installs into a peer's virtualenv: the first try, then the fallback if pip refuses it.
 
-    Wanted there: :data:`EMMETT_REQUIREMENTS`, and the granian and uvloop versions this interpreter has (the other
-    servers run with them). Nothing is downloaded when those are already installed. If pip will not install Emmett
-    with this granian, Emmett is installed with a granian of its choosing, and the report says so. If pip fails
-    (no network, say) but some Emmett is installed, that one is used: the report prints its versions.
+    Args:
+        peer: The peer.
+        ours: The versions of the peer's server packages in the project's virtualenv (None: not installed).
 
     Returns:
-        The ``emmett`` entry of the report's meta: ``venv``, ``versions`` (as installed there) and ``same_granian``.
+        The first try: the peer's pinned requirements and every server package pinned to ours. The fallback: the
+        same, with the server programs (granian, uvicorn) unpinned, so that pip may choose versions the peer
+        accepts; the event loops (uvloop, httptools) stay pinned.
+    """
+    first = [*peer.requirements, *(f"{pkg}=={ours[pkg]}" if ours.get(pkg) else pkg for pkg in peer.server_packages)]
+    fallback = [
+        *peer.requirements,
+        *(pkg if pkg in peer.server_programs or not ours.get(pkg) else f"{pkg}=={ours[pkg]}" for pkg in
+          peer.server_packages),
+    ]  # fmt: skip
+    return first, fallback
+
+
+def setup_peer(peer: Peer) -> dict[str, Any]:
+    """Make a peer's virtualenv ready (``--peers``): create it if missing, (re)install what differs.
+
+    Wanted there: the peer's pins (:attr:`Peer.requirements`), what its extras bring, and the server packages at the
+    versions this interpreter has (the other servers run with them). Nothing is downloaded when those are already
+    installed. If pip will not install the peer with this granian (or uvicorn), the peer gets the one pip chooses,
+    and the report says so. If pip fails (no network, say) but the peer and its servers are installed, those are
+    used: the report prints their versions.
+
+    Returns:
+        The peer's entry in the report's meta: ``venv``, ``versions`` (as installed there), and ``same_granian``
+        (and ``same_uvicorn`` for a peer served by uvicorn): whether the server there is the project's version.
 
     Raises:
-        RuntimeError: If the virtualenv cannot be made, or no Emmett is installed in it in the end.
+        RuntimeError: If the virtualenv cannot be made, or the peer or one of its servers is not installed in the end.
     """
-    granian, uvloop = _installed("granian"), _installed("uvloop")
-    if not EMMETT_PYTHON.exists():
-        print(f"# --emmett: creating {EMMETT_VENV}", file=sys.stderr, flush=True)
+    ours = {pkg: _installed(pkg) for pkg in peer.server_packages}
+    if not peer.python.exists():
+        print(f"# --peers {peer.name}: creating {peer.venv}", file=sys.stderr, flush=True)
         made = subprocess.run(
-            [sys.executable, "-m", "venv", str(EMMETT_VENV)], capture_output=True, text=True, timeout=300, check=False
+            [sys.executable, "-m", "venv", str(peer.venv)], capture_output=True, text=True, timeout=300, check=False
         )
         if made.returncode != 0:
-            raise RuntimeError(f"could not create {EMMETT_VENV}: {(made.stdout + made.stderr).strip()}")
-    loop_pin = [f"uvloop=={uvloop}"] if uvloop else []
-    have = emmett_venv_versions()
+            raise RuntimeError(f"could not create {peer.venv}: {(made.stdout + made.stderr).strip()}")
+    have = peer_venv_versions(peer)
     if (
-        have["orjson"] is None
-        or any(have[name] != pin for name, pin in EMMETT_VERSIONS.items())
-        or (granian and have["granian"] != granian)
-        or (uvloop and have["uvloop"] != uvloop)
+        any(have[name] != pin for name, pin in peer.pins)
+        or any(have[name] is None for name in (*peer.requires, *peer.server_packages))
+        or any(ours[pkg] and have[pkg] != ours[pkg] for pkg in peer.server_packages)
     ):
-        problem = _pip_install([*EMMETT_REQUIREMENTS, *([f"granian=={granian}"] if granian else []), *loop_pin])
+        first, fallback = peer_install_plan(peer, ours)
+        problem = _pip_install(peer, first)
         if problem:
-            print(f"! --emmett: pip could not install Emmett with granian {granian}:\n{problem}", file=sys.stderr)
-            problem = _pip_install([*EMMETT_REQUIREMENTS, *loop_pin])
+            servers = ", ".join(f"{pkg} {ours[pkg]}" for pkg in peer.server_programs)
+            print(
+                f"! --peers {peer.name}: pip could not install {peer.label} with {servers}:\n{problem}", file=sys.stderr
+            )
+            problem = _pip_install(peer, fallback)
             if problem:
-                print(f"! --emmett: pip could not install Emmett:\n{problem}", file=sys.stderr)
-        have = emmett_venv_versions()
-    if have["emmett"] is None:
-        raise RuntimeError(f"Emmett is not installed in {EMMETT_VENV} (see pip's output above)")
+                print(f"! --peers {peer.name}: pip could not install {peer.label}:\n{problem}", file=sys.stderr)
+        have = peer_venv_versions(peer)
+    missing = [name for name in (peer.pins[0][0], *peer.server_programs) if have[name] is None]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not installed in {peer.venv} (see pip's output above)")
     if have["rloop"]:
         print(
-            "! --emmett: rloop is installed there: granian's auto loop runs Emmett on it, not uvloop", file=sys.stderr
+            f"! --peers {peer.name}: rloop is installed there: granian's auto loop runs {peer.label} on it, not uvloop",
+            file=sys.stderr,
         )
-    return {
-        "venv": str(EMMETT_VENV),
-        "versions": {name: v for name, v in have.items() if v},
-        "same_granian": have["granian"] == granian,
-    }
+    entry: dict[str, Any] = {"venv": str(peer.venv), "versions": {name: v for name, v in have.items() if v}}
+    for pkg in peer.server_programs:
+        entry[f"same_{pkg}"] = have[pkg] == ours[pkg]
+    return entry
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -1230,11 +1350,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
-        "--emmett",
-        action="store_true",
-        help="also compare with Emmett under granian-rsgi (plaintext, json); installs it from PyPI into\n"
-        "benchmarks/.emmett-venv on first use, with the project's granian and uvloop versions",
+        "--peers",
+        help=f"comma-separated framework peers to compare with too, or 'all': {', '.join(PEERS)}\n"
+        "(plaintext, json; emmett under granian-rsgi, the others under granian-asgi and uvicorn). Each is\n"
+        "installed from PyPI into benchmarks/.<name>-venv on first use, with the project's server versions",
     )
+    parser.add_argument("--emmett", action="store_true", help="the same as --peers emmett (added to --peers)")
     parser.add_argument(
         "--memory",
         action="store_true",
@@ -1243,6 +1364,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         f"{MEMORY_SMOKE_MARKS[1]:,}), per path; takes --only, --scenarios, --smoke, --json",
     )
     args = parser.parse_args(argv)
+    args.peers = _parse_peers(parser, args.peers, args.emmett)
     if args.memory:
         return _memory_args(parser, args)
     if args.smoke:
@@ -1253,11 +1375,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    candidates = all_comparisons(args.emmett)
+    candidates = all_comparisons(args.peers)
     try:
         args.pairs_selected = select_pairs(args.only, pairs_of(candidates))
     except ValueError as exc:
-        hint = " (emmett needs --emmett)" if not args.emmett and "emmett" in (args.only or "") else ""
+        named = [p for p in PEERS if p not in args.peers and p in (args.only or "").replace("/", ",").split(",")]
+        hint = "".join(f" ({p} needs --peers {p})" for p in named)
         parser.error(str(exc) + hint)
     args.comparisons = select_comparisons(args.scenarios, args.pairs_selected, candidates)
     if not args.comparisons:
@@ -1265,10 +1388,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _parse_peers(parser: argparse.ArgumentParser, value: str | None, emmett: bool) -> list[str]:
+    """``--peers`` (names or ``all``) and ``--emmett``: the peers selected, in the order of :data:`PEERS`."""
+    names = {n.strip() for n in (value or "").split(",") if n.strip()}
+    if "all" in names:
+        names = set(PEERS) | (names - {"all"})
+    unknown = sorted(names - set(PEERS))
+    if unknown:
+        parser.error(f"--peers: unknown peers {unknown}; choose from {', '.join(PEERS)} or all")
+    if emmett:
+        names.add("emmett")
+    return [name for name in PEERS if name in names]
+
+
 def _memory_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """Finish ``--memory`` options: ``args.memory_runs`` (server, scenario) and ``args.marks``; no comparisons."""
-    if args.emmett:
-        parser.error("--emmett does not apply to --memory")
+    if args.peers:
+        parser.error("--peers and --emmett do not apply to --memory")
     args.scenarios = [s.strip() for s in (args.scenarios or ",".join(MEMORY_SCENARIOS)).split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in MEMORY_SCENARIOS]
     if unknown or not args.scenarios:
@@ -1382,12 +1518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.memory:
         return main_memory(args)
-    emmett = None
-    if any("emmett" in (c.framework, c.baseline) for c in args.comparisons):
+    peers: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(c.baseline for c in args.comparisons if c.baseline in PEERS):
         try:
-            emmett = setup_emmett()
+            peers[name] = setup_peer(PEERS[name])
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            print(f"! --emmett: {exc}", file=sys.stderr)
+            print(f"! --peers {name}: {exc}", file=sys.stderr)
             return 1
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -1406,8 +1542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "loadavg": {"before": _loadavg(), "after": None},
     }
-    if emmett:
-        meta["emmett"] = emmett
+    meta.update(peers)  # one entry per peer, under its name (see setup_peer)
     seconds = sum(
         2 * args.pairs * (args.slice if args.smoke else max(args.slice, SCENARIOS[c.scenario].min_slice))
         for c in args.comparisons
