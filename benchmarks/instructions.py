@@ -10,10 +10,17 @@ The fake protocols cost almost nothing themselves, so the raw baselines show the
 interface; the server's own work (HTTP parsing, the event loop) is not counted at all. Divide the figures by the
 baselines' to see how much Python we add; the wrk ratio also depends on what the server costs.
 
+The framework peers (``blacksheep-asgi``, ``litestar-asgi``: the apps ``run.py --peers`` serves) run from their own
+virtualenvs, which ``run.py``'s peer set-up makes on first use (from PyPI); they are counted only when asked for,
+with ``--peers`` or by name in ``--only``. A peer is started first through the ASGI lifespan protocol inside an
+asyncio event loop (Litestar's start-up needs one; BlackSheep prepares its handlers there); the requests are then
+stepped by hand exactly as for the other apps, the loop idle.
+
 Usage::
 
-    .venv/bin/python benchmarks/instructions.py                  # every app x path, 2,000 requests
+    .venv/bin/python benchmarks/instructions.py                  # every project app x path, 2,000 requests
     .venv/bin/python benchmarks/instructions.py --only gobstopper-rsgi --requests 5000
+    .venv/bin/python benchmarks/instructions.py --peers          # and BlackSheep and Litestar beside them
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # app label -> (interface, module:attr); the modules are the ones run.py serves.
-APPS = {
+APPS: dict[str, tuple[str, str]] = {
     "raw-rsgi": ("rsgi", "baselines.raw_rsgi:app"),
     "gobstopper-rsgi": ("rsgi", "apps.gobstopper_app:app"),
     "raw-asgi": ("asgi", "baselines.raw_asgi:app"),
@@ -37,6 +44,11 @@ APPS = {
     "static-rsgi": ("rsgi", "apps.gobstopper_app_static:app"),
     "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
     "starlette-asgi": ("asgi", "baselines.starlette_app:app"),
+}
+#: peer label -> (interface, module:attr, name in run.PEERS): served from that peer's virtualenv, started by lifespan.
+PEER_APPS: dict[str, tuple[str, str, str]] = {
+    "blacksheep-asgi": ("asgi", "baselines.blacksheep_app:app", "blacksheep"),
+    "litestar-asgi": ("asgi", "baselines.litestar_app:app", "litestar"),
 }
 PATHS = ("/plaintext", "/json")
 
@@ -47,7 +59,7 @@ sys.path.insert(0, {here!r})
 import importlib
 module, _, attr = {target!r}.partition(":")
 app = getattr(importlib.import_module(module), attr)
-interface, path, count = {interface!r}, {path!r}, {count}
+interface, path, count, lifespan = {interface!r}, {path!r}, {count}, {lifespan!r}
 
 
 class Headers:
@@ -112,21 +124,63 @@ else:
     }}
     call = lambda: entry(scope, receive, send)
 
-for _ in range(200):  # warm-up: lazy start-up, caches, specialisation
-    step(call())
-for _ in range(count):
-    step(call())
+
+def serve():
+    for _ in range(200):  # warm-up: lazy start-up, caches, specialisation
+        step(call())
+    for _ in range(count):
+        step(call())
+
+
+if lifespan:
+    import asyncio
+
+    async def main():
+        # ASGI lifespan start-up on a real loop; the requests are then stepped by hand as above, the loop idle.
+        inbox, events = asyncio.Queue(), []
+        await inbox.put({{"type": "lifespan.startup"}})
+        started = asyncio.Event()
+
+        async def send_lifespan(message):
+            events.append(message["type"])
+            started.set()
+
+        task = asyncio.ensure_future(
+            app({{"type": "lifespan", "asgi": {{"version": "3.0", "spec_version": "2.0"}}, "state": {{}}}},
+                inbox.get, send_lifespan)
+        )
+        await asyncio.wait_for(started.wait(), 30)
+        if events != ["lifespan.startup.complete"]:
+            raise RuntimeError(f"lifespan start-up failed: {{events}}")
+        serve()
+        await inbox.put({{"type": "lifespan.shutdown"}})
+        await asyncio.wait_for(task, 30)
+
+    asyncio.run(main())
+else:
+    serve()
 """
 
 
-def instructions(interface: str, target: str, path: str, count: int) -> int:
-    """Total instructions of one child process serving ``count`` requests (after start-up and warm-up)."""
-    code = _CHILD.format(here=str(HERE), target=target, interface=interface, path=path, count=count)
+def instructions(
+    interface: str, target: str, path: str, count: int, python: str = sys.executable, lifespan: bool = False
+) -> int:
+    """Total instructions of one child process serving ``count`` requests (after start-up and warm-up).
+
+    Args:
+        interface: ``rsgi`` or ``asgi``.
+        target: ``module:attribute`` under this folder.
+        path: The request path.
+        count: How many requests the child serves after the warm-up.
+        python: The interpreter of the child (a peer's virtualenv for a peer).
+        lifespan: Run the ASGI lifespan start-up first, in an asyncio loop (the peers).
+    """
+    code = _CHILD.format(here=str(HERE), target=target, interface=interface, path=path, count=count, lifespan=lifespan)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONHASHSEED": "0", "GOBSTOPPER_NATIVE": os.environ.get("GOBSTOPPER_NATIVE", "1")}
         proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", code],
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, "-c", code],
             capture_output=True,
             text=True,
             env=env,
@@ -139,24 +193,59 @@ def instructions(interface: str, target: str, path: str, count: int) -> int:
         return int(match.group(1))
 
 
-def per_request(interface: str, target: str, path: str, count: int) -> float:
+def per_request(
+    interface: str, target: str, path: str, count: int, python: str = sys.executable, lifespan: bool = False
+) -> float:
     """Instructions of one request: the difference between 2N and N requests, divided by N."""
-    return (instructions(interface, target, path, 2 * count) - instructions(interface, target, path, count)) / count
+    twice = instructions(interface, target, path, 2 * count, python, lifespan)
+    return (twice - instructions(interface, target, path, count, python, lifespan)) / count
+
+
+def peer_python(name: str) -> str:
+    """The interpreter of a peer's virtualenv, made ready by ``run.py``'s :func:`setup_peer` (may install it)."""
+    sys.path.insert(0, str(HERE))
+    import run  # benchmarks/run.py: the one place that knows how peers are installed
+
+    entry = run.setup_peer(run.PEERS[name])
+    versions = "  ".join(f"{k} {v}" for k, v in entry["versions"].items())
+    print(f"{name} (its own virtualenv): {versions}", flush=True)
+    return str(run.PEERS[name].python)
+
+
+def select_labels(only: str, peers: bool) -> list[str]:
+    """The labels to count: ``only`` (comma-separated; empty: every project app), plus every peer with ``peers``.
+
+    Raises:
+        ValueError: If ``only`` names an unknown label.
+    """
+    named = [label.strip() for label in only.split(",") if label.strip()]
+    unknown = [label for label in named if label not in APPS and label not in PEER_APPS]
+    if unknown:
+        raise ValueError(f"unknown labels {unknown}; choose from {', '.join([*APPS, *PEER_APPS])}")
+    labels = [label for label in APPS if not named or label in named]
+    return labels + [label for label in PEER_APPS if label in named or peers]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="N (the runs serve N and 2N requests)")
-    parser.add_argument("--only", default="", help="comma-separated app labels: " + ", ".join(APPS))
+    parser.add_argument("--only", default="", help="comma-separated app labels: " + ", ".join([*APPS, *PEER_APPS]))
+    parser.add_argument("--peers", action="store_true", help="also count the peers: " + ", ".join(PEER_APPS))
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated request paths")
     args = parser.parse_args(argv)
-    labels = [label for label in APPS if not args.only or label in args.only.split(",")]
+    try:
+        labels = select_labels(args.only, args.peers)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"gobstopper instructions v1  ({args.requests} vs {2 * args.requests} requests, valgrind callgrind)")
+    pythons = {label: peer_python(PEER_APPS[label][2]) for label in labels if label in PEER_APPS}
     print(f"{'app':<18}{'path':<12}{'instructions/request':>22}")
     for label in labels:
-        interface, target = APPS[label]
+        interface, target = PEER_APPS[label][:2] if label in PEER_APPS else APPS[label]
+        python, lifespan = pythons.get(label, sys.executable), label in PEER_APPS
         for path in args.paths.split(","):
-            print(f"{label:<18}{path:<12}{per_request(interface, target, path, args.requests):>22,.0f}", flush=True)
+            count = per_request(interface, target, path, args.requests, python, lifespan)
+            print(f"{label:<18}{path:<12}{count:>22,.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,20 +14,23 @@ Usage::
     .venv/bin/python benchmarks/run.py --smoke               # 1 pair, no warm-up (a quick check, not a measurement)
     .venv/bin/python benchmarks/run.py --scenarios routes1000,typed1000 --pairs 20 --json out.json
     .venv/bin/python benchmarks/run.py --only granian-rsgi --scenarios plaintext,json
-    .venv/bin/python benchmarks/run.py --emmett --only granian-rsgi --scenarios plaintext,json   # + Emmett
+    .venv/bin/python benchmarks/run.py --peers all --scenarios plaintext,json   # + Emmett, BlackSheep, Litestar
     .venv/bin/python benchmarks/run.py --memory              # only the memory check (RSS at 20k and 200k)
     TECHEMPOWER_DSN=postgresql://... .venv/bin/python benchmarks/run.py --techempower --emmett   # database tests
 
-``--emmett`` adds Emmett (an RSGI-native framework, not a dependency of the project) as a baseline under granian
-rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
-with the project's granian and uvloop versions when pip accepts them, and served from there.
+``--peers emmett,blacksheep,litestar`` (or ``all``) adds the framework peers docs/performance.md §2 names as
+baselines for ``plaintext`` and ``json``: Emmett (RSGI-native) under granian rsgi, BlackSheep and Litestar (ASGI)
+under granian asgi and uvicorn. None is a dependency of the project: each is installed from PyPI into its own
+virtualenv, ``benchmarks/.<name>-venv``, with the project's granian, uvicorn, uvloop and httptools versions when pip
+accepts them, and served from there. ``--emmett`` is short for ``--peers emmett``.
 
 ``--techempower`` runs the TechEmpower database scenarios instead of the default ones: ``db``, ``queries20``,
 ``fortunes`` and ``updates5`` against ``techempower/app.py`` under granian rsgi, as ratios to a raw RSGI + asyncpg
-app doing the same work (``baselines/raw_rsgi_db.py``) and, with ``--emmett``, to Emmett doing it
-(``baselines/emmett_db.py``). They need a PostgreSQL database whose ``world`` and ``fortune`` tables this script
-drops and fills again (``techempower/schema.py``): ``--techempower-dsn`` or ``TECHEMPOWER_DSN``. Every app gets
-a pool of ``TECHEMPOWER_POOL_SIZE`` (16) connections.
+app doing the same work (``baselines/raw_rsgi_db.py``) and, with ``--peers emmett`` (or ``--emmett``), to Emmett
+doing it (``baselines/emmett_db.py``, served from Emmett's virtualenv with the project's asyncpg installed there;
+``--peers all`` means the peers with such an app). They need a PostgreSQL database whose ``world`` and
+``fortune`` tables this script drops and fills again (``techempower/schema.py``): ``--techempower-dsn`` or
+``TECHEMPOWER_DSN``. Every app gets a pool of ``TECHEMPOWER_POOL_SIZE`` (16) connections.
 
 ``--memory`` runs something else instead: the memory target of docs/performance.md §2 (RSS after 200k requests
 within 10% of RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on
@@ -153,16 +156,102 @@ class ServerKind:
 
 
 _APPS, _BASE, _TE = HERE / "apps", HERE / "baselines", HERE / "techempower"
-#: ``--emmett``: Emmett's own virtualenv (gitignored), made on demand, so that its pins never touch the project's.
-EMMETT_VENV = HERE / ".emmett-venv"
-EMMETT_PYTHON = EMMETT_VENV / "bin" / "python"
-#: What ``--emmett`` installs there, pinned so that runs stay comparable (bump deliberately), with the orjson extra
-#: as in Emmett's TechEmpower entry. granian and uvloop are pinned at run time to the project's own versions; rloop
-#: is never installed (granian's ``auto`` loop would prefer it to uvloop).
-EMMETT_VERSIONS = {"emmett": "2.8.2", "emmett-core": "1.4.6"}
-EMMETT_REQUIREMENTS = tuple(
-    f"{name}{'[orjson]' if name == 'emmett' else ''}=={pin}" for name, pin in EMMETT_VERSIONS.items()
-)
+SERVERS: dict[str, ServerKind] = {
+    s.name: s
+    for s in (ServerKind("granian-rsgi", "rsgi"), ServerKind("granian-asgi", "asgi"), ServerKind("uvicorn", "asgi"))
+}
+#: What a peer's TechEmpower app needs besides the peer and its servers (``--techempower``), installed into the
+#: peer's virtualenv at the project's versions, so that both sides talk to PostgreSQL through the same driver.
+DATABASE_PACKAGES: tuple[str, ...] = ("asyncpg",)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A framework peer (``--peers``): not a dependency of the project, installed into a virtualenv of its own.
+
+    The virtualenv is ``benchmarks/.{name}-venv`` (ignored by git), made on first use; the peer's packages are pinned
+    (``pins``) so that runs stay comparable: bump them deliberately. The server packages it is served with
+    (:attr:`server_packages`) are pinned at run time to the versions in the project's virtualenv, so both sides of a
+    comparison run the same server code. Its app is ``baselines/{name}_app.py``, served with the same command line
+    as the other apps on each of ``servers``; the comparisons are ``gobstopper / {name}`` there, target ``> 1.00``.
+    A peer with a TechEmpower app (``database``) is compared in the database scenarios too (``--techempower``):
+    ``gob-te / {name}-db``, target ``> 1.00``, served from the same virtualenv with :data:`DATABASE_PACKAGES` added.
+    """
+
+    name: str
+    label: str  # how messages name it ("Emmett")
+    pins: tuple[tuple[str, str], ...]  # (distribution, version), installed with pip
+    servers: tuple[str, ...]  # keys of SERVERS it is compared under
+    extras: tuple[tuple[str, str], ...] = ()  # (distribution, extra): "emmett[orjson]"
+    requires: tuple[str, ...] = ()  # distributions an extra brings, which must be there (reported too)
+    database: str = ""  # module of its TechEmpower app in baselines/ ("emmett_db"); "" if it has none
+
+    @property
+    def venv(self) -> Path:
+        """Its virtualenv (gitignored)."""
+        return HERE / f".{self.name}-venv"
+
+    @property
+    def python(self) -> Path:
+        """The interpreter of its virtualenv: it runs the servers that serve the peer."""
+        return self.venv / "bin" / "python"
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """The pinned pip requirements of the peer itself (without the server packages)."""
+        extras = dict(self.extras)
+        return tuple(f"{name}{f'[{extras[name]}]' if name in extras else ''}=={pin}" for name, pin in self.pins)
+
+    @property
+    def server_packages(self) -> tuple[str, ...]:
+        """What its servers need: granian and uvloop; uvicorn and httptools too when uvicorn serves it."""
+        return ("granian", "uvloop", *(("uvicorn", "httptools") if "uvicorn" in self.servers else ()))
+
+    @property
+    def server_programs(self) -> tuple[str, ...]:
+        """The server distributions among :attr:`server_packages` (granian, uvicorn), as opposed to event loops."""
+        return tuple(p for p in self.server_packages if p in ("granian", "uvicorn"))
+
+    @property
+    def database_app(self) -> str:
+        """The framework name of its TechEmpower app (``{name}-db``); meaningful only when :attr:`database` is set."""
+        return f"{self.name}-db"
+
+    def pinned_to_project(self, database: bool = False) -> tuple[str, ...]:
+        """The distributions installed there at the project's versions: :attr:`server_packages`, and with
+        ``database`` (``--techempower``, for a peer with a TechEmpower app) :data:`DATABASE_PACKAGES` too."""
+        return (*self.server_packages, *(DATABASE_PACKAGES if database and self.database else ()))
+
+
+#: The framework peers docs/performance.md §2 names, in display order: Emmett (RSGI-native, under granian rsgi, with
+#: a TechEmpower app), BlackSheep and Litestar (ASGI, under granian asgi and uvicorn). Emmett gets the orjson extra,
+#: as in its TechEmpower entry; BlackSheep gets orjson, which its documentation recommends for the fastest JSON
+#: responses; Litestar encodes JSON with msgspec, a dependency of its own. rloop is never installed (granian's
+#: ``auto`` loop would prefer it to uvloop).
+PEERS: dict[str, Peer] = {
+    p.name: p
+    for p in (
+        Peer("emmett", "Emmett", (("emmett", "2.8.2"), ("emmett-core", "1.4.6")), ("granian-rsgi",),
+             extras=(("emmett", "orjson"),), requires=("orjson",), database="emmett_db"),
+        Peer("blacksheep", "BlackSheep", (("blacksheep", "2.6.4"), ("orjson", "3.13.0")), ("granian-asgi", "uvicorn")),
+        Peer("litestar", "Litestar", (("litestar", "2.25.0"),), ("granian-asgi", "uvicorn"), requires=("msgspec",)),
+    )
+}  # fmt: skip
+#: The scenarios the peers' hello-world apps are compared in (they serve these two routes only).
+PEER_SCENARIOS: tuple[str, ...] = ("plaintext", "json")
+
+
+def _peer_apps(peer: Peer) -> tuple[Framework, ...]:
+    """A peer's apps, served from its own virtualenv: ``baselines/{name}_app.py``, and its TechEmpower app."""
+    interfaces = tuple(dict.fromkeys(SERVERS[s].interface for s in peer.servers))
+    app = Framework(peer.name, _BASE, f"{peer.name}_app:app", interfaces, python=peer.python)
+    if not peer.database:
+        return (app,)
+    return (app, Framework(peer.database_app, _BASE, f"{peer.database}:app", interfaces, python=peer.python))
+
+
+#: Framework name -> the peer it belongs to (its hello-world app and its TechEmpower app).
+PEER_FRAMEWORKS: dict[str, str] = {app.name: peer.name for peer in PEERS.values() for app in _peer_apps(peer)}
 
 
 def _routes_app(routes: int, native: bool) -> Framework:
@@ -179,19 +268,14 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("starlette", _BASE, "starlette_app:app", ("asgi",)),
         Framework("raw-rsgi-file", _BASE, "raw_rsgi_static:app", ("rsgi",)),
         Framework("starlette-static", _BASE, "starlette_static:app", ("asgi",)),
-        Framework("emmett", _BASE, "emmett_app:app", ("rsgi",), python=EMMETT_PYTHON),  # only with --emmett
         Framework("gob-te", _TE, "app:app", ("rsgi", "asgi")),  # --techempower
         Framework("raw-rsgi-db", _BASE, "raw_rsgi_db:app", ("rsgi",)),
-        Framework("emmett-db", _BASE, "emmett_db:app", ("rsgi",), python=EMMETT_PYTHON),  # and --emmett
         Framework("gobstopper", _APPS, "gobstopper_app:app", ("rsgi", "asgi")),
         Framework("gob-static", _APPS, "gobstopper_static:app", ("rsgi", "asgi")),
         *(_routes_app(n, native) for n in (10, 1000) for native in (True, False)),
+        *(app for peer in PEERS.values() for app in _peer_apps(peer)),  # only with --peers
     )
 }  # fmt: skip
-SERVERS: dict[str, ServerKind] = {
-    s.name: s
-    for s in (ServerKind("granian-rsgi", "rsgi"), ServerKind("granian-asgi", "asgi"), ServerKind("uvicorn", "asgi"))
-}
 
 
 @dataclass(frozen=True)
@@ -217,10 +301,14 @@ class Comparison:
 
 
 def _hello(scenario: str) -> tuple[Comparison, ...]:
+    """docs/performance.md §2 and issue 10: >= 0.85 x raw RSGI; >= 0.80 x raw ASGI and ahead of every ASGI framework
+    peer (Starlette here; BlackSheep and Litestar with ``--peers``) under granian asgi and uvicorn. Under uvicorn the
+    Starlette target stays issue 3's 1.6."""
     return (
         Comparison(scenario, "granian-rsgi", "gobstopper", "raw-rsgi", 0.85),
-        Comparison(scenario, "granian-asgi", "gobstopper", "raw-asgi", 0.85),
-        Comparison(scenario, "uvicorn", "gobstopper", "raw-asgi", 0.85),
+        Comparison(scenario, "granian-asgi", "gobstopper", "raw-asgi", 0.80),
+        Comparison(scenario, "granian-asgi", "gobstopper", "starlette", 1.0, strict=True),
+        Comparison(scenario, "uvicorn", "gobstopper", "raw-asgi", 0.80),
         Comparison(scenario, "uvicorn", "gobstopper", "starlette", 1.6),
     )
 
@@ -243,34 +331,57 @@ COMPARISONS: tuple[Comparison, ...] = (
     *_static("static1m"),
 )
 
-#: ``--emmett`` only: Gobstopper against Emmett under granian rsgi, "ahead of Emmett" (docs/performance.md §2).
-EMMETT_COMPARISONS: tuple[Comparison, ...] = tuple(
-    Comparison(scenario, "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True) for scenario in ("plaintext", "json")
-)
-
+#: ``--peers`` only: Gobstopper against each peer on each of its servers, "ahead of" it (docs/performance.md §2):
+#: > 1.00.
+PEER_COMPARISONS: dict[str, tuple[Comparison, ...]] = {
+    peer.name: tuple(
+        Comparison(scenario, server, "gobstopper", peer.name, 1.0, strict=True)
+        for scenario in PEER_SCENARIOS
+        for server in peer.servers
+    )
+    for peer in PEERS.values()
+}
 
 #: ``--techempower``: the database scenarios under granian rsgi, >= 0.90 of raw RSGI + asyncpg (issue 16).
 TECHEMPOWER_COMPARISONS: tuple[Comparison, ...] = tuple(
     Comparison(scenario, "granian-rsgi", "gob-te", "raw-rsgi-db", 0.90) for scenario in TECHEMPOWER_SCENARIOS
 )
-#: ``--techempower --emmett``: and ahead of Emmett doing the same work.
-EMMETT_TECHEMPOWER_COMPARISONS: tuple[Comparison, ...] = tuple(
-    Comparison(scenario, "granian-rsgi", "gob-te", "emmett-db", 1.0, strict=True) for scenario in TECHEMPOWER_SCENARIOS
-)
+#: ``--techempower --peers NAME``, for the peers with a TechEmpower app (Emmett): ahead of the peer doing the same
+#: work (> 1.00), on those of its servers the database scenarios run under.
+PEER_TECHEMPOWER_COMPARISONS: dict[str, tuple[Comparison, ...]] = {
+    peer.name: tuple(
+        Comparison(scenario, server, "gob-te", peer.database_app, 1.0, strict=True)
+        for scenario in TECHEMPOWER_SCENARIOS
+        for server in peer.servers
+        if server in {c.server for c in TECHEMPOWER_COMPARISONS}
+    )
+    for peer in PEERS.values()
+    if peer.database
+}
 
 
-def all_comparisons(emmett: bool = False, techempower: bool = False) -> tuple[Comparison, ...]:
-    """Every comparison in display order; with ``emmett``, each Emmett row follows its scenario's raw-rsgi row;
-    with ``techempower``, the database comparisons instead of the others."""
+def all_comparisons(peers: Sequence[str] = (), techempower: bool = False) -> tuple[Comparison, ...]:
+    """Every comparison in display order, with those of ``peers`` (names in :data:`PEERS`).
+
+    Without ``techempower`` these are :data:`COMPARISONS` and the peers' hello-world rows
+    (:data:`PEER_COMPARISONS`); with it, :data:`TECHEMPOWER_COMPARISONS` and the peers' database rows
+    (:data:`PEER_TECHEMPOWER_COMPARISONS`; a peer without a TechEmpower app adds none). A peer's rows follow the
+    last row of the same scenario and server (``gobstopper / raw-rsgi`` under granian rsgi, ``gobstopper /
+    starlette`` under granian asgi and uvicorn, ``gob-te / raw-rsgi-db`` for the database scenarios), in the order
+    of :data:`PEERS`.
+    """
     base = TECHEMPOWER_COMPARISONS if techempower else COMPARISONS
-    if not emmett:
+    table = PEER_TECHEMPOWER_COMPARISONS if techempower else PEER_COMPARISONS
+    extra = [c for name in PEERS if name in peers for c in table.get(name, ())]
+    if not extra:
         return base
-    extra = EMMETT_TECHEMPOWER_COMPARISONS if techempower else EMMETT_COMPARISONS
     out: list[Comparison] = []
-    for comp in base:
+    for index, comp in enumerate(base):
         out.append(comp)
-        if comp.server == "granian-rsgi" and comp.baseline in ("raw-rsgi", "raw-rsgi-db"):
-            out += [e for e in extra if e.scenario == comp.scenario and e.framework == comp.framework]
+        after = base[index + 1] if index + 1 < len(base) else None
+        group = (comp.scenario, comp.server)
+        if after is None or (after.scenario, after.server) != group:
+            out += [c for c in extra if (c.scenario, c.server) == group]
     return tuple(out)
 
 
@@ -993,21 +1104,12 @@ def _fmt_cpu(framework: float | None, baseline: float | None) -> str:
 
 
 def _header_lines(meta: dict[str, Any], first: str) -> list[str]:
-    """The report's first line, then the versions (and Emmett's), then the load average before and after."""
+    """The report's first line, then the versions (and each peer's), then the load average before and after."""
     load = meta.get("loadavg", {})
     lines = [first, "versions: " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items())]
-    emmett = meta.get("emmett")  # only with --emmett
-    if emmett:
-        lines.append(
-            "emmett (its own virtualenv): "
-            + "  ".join(f"{k} {v}" for k, v in emmett["versions"].items())
-            + (
-                "  (same granian as the other servers)"
-                if emmett["same_granian"]
-                else f"  ! NOT the granian of the other servers ({meta['versions'].get('granian')}): "
-                "its ratios compare two granian versions as well as two frameworks"
-            )
-        )
+    for name in PEERS:
+        if meta.get(name):  # only with --peers NAME
+            lines.append(_peer_line(name, meta[name], meta["versions"]))
     if load:
         before, after = load.get("before"), load.get("after")
         lines.append(
@@ -1017,6 +1119,24 @@ def _header_lines(meta: dict[str, Any], first: str) -> list[str]:
             + (" ".join(f"{x:.2f}" for x in after) if after else "-")
         )
     return lines
+
+
+def _peer_line(name: str, entry: dict[str, Any], ours: dict[str, str]) -> str:
+    """One header line for a peer: the versions in its virtualenv, and whether its servers are the project's.
+
+    ``entry`` is the peer's meta entry (:func:`setup_peer`): ``versions`` and ``same_<server>`` flags.
+    """
+    line = f"{name} (its own virtualenv): " + "  ".join(f"{k} {v}" for k, v in entry["versions"].items())
+    servers = [key.removeprefix("same_") for key in entry if key.startswith("same_")]
+    differ = [server for server in servers if not entry[f"same_{server}"]]
+    if not differ:
+        return line + f"  (same {' and '.join(servers)} as the other servers)"
+    theirs = ", ".join(str(ours.get(server)) for server in differ)
+    what = " and ".join(differ)
+    return (
+        line + f"  ! NOT the {what} of the other servers ({theirs}): its ratios compare two {what} versions as well"
+        " as two frameworks"
+    )
 
 
 def format_report(
@@ -1138,12 +1258,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-# ----------------------------------------------------------------------------------------------- emmett
+# ------------------------------------------------------------------------------------------------ peers
 
 _VENV_VERSIONS = """\
-import importlib.metadata as m, json
+import importlib.metadata as m, json, sys
 out = {}
-for name in ("emmett", "emmett-core", "granian", "uvloop", "orjson", "rloop", "asyncpg"):
+for name in sys.argv[1:]:
     try:
         out[name] = m.version(name)
     except m.PackageNotFoundError:
@@ -1152,19 +1272,29 @@ print(json.dumps(out))
 """
 
 
-def emmett_venv_versions() -> dict[str, str | None]:
-    """Versions of emmett, emmett-core, granian, uvloop, orjson, rloop and asyncpg in Emmett's virtualenv (None:
-    absent)."""
+def peer_distributions(peer: Peer, database: bool = False) -> tuple[str, ...]:
+    """What :func:`peer_venv_versions` reads: the peer's pins, what its extras bring, the distributions pinned to
+    the project's versions (:meth:`Peer.pinned_to_project`; ``database``: ``--techempower``), rloop."""
+    pinned = peer.pinned_to_project(database)
+    return tuple(dict.fromkeys([*(name for name, _ in peer.pins), *peer.requires, *pinned, "rloop"]))
+
+
+def peer_venv_versions(peer: Peer, database: bool = False) -> dict[str, str | None]:
+    """Versions of :func:`peer_distributions` in the peer's virtualenv (None: absent)."""
     result = subprocess.run(
-        [str(EMMETT_PYTHON), "-c", _VENV_VERSIONS], capture_output=True, text=True, timeout=60, check=True
+        [str(peer.python), "-c", _VENV_VERSIONS, *peer_distributions(peer, database)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(result.stdout)
 
 
-def _pip_install(requirements: Sequence[str]) -> str | None:
-    """``pip install`` into Emmett's virtualenv; None on success, else the tail of pip's output."""
-    cmd = [str(EMMETT_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]
-    print("# --emmett: pip install " + " ".join(requirements), file=sys.stderr, flush=True)
+def _pip_install(peer: Peer, requirements: Sequence[str]) -> str | None:
+    """``pip install`` into the peer's virtualenv; None on success, else the tail of pip's output."""
+    cmd = [str(peer.python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]
+    print(f"# --peers {peer.name}: pip install " + " ".join(requirements), file=sys.stderr, flush=True)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if result.returncode == 0:
         return None
@@ -1178,59 +1308,86 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def setup_emmett(database: bool = False) -> dict[str, Any]:
-    """Make Emmett's virtualenv ready (``--emmett``): create it if missing, (re)install what differs.
+def peer_install_plan(peer: Peer, ours: dict[str, str | None], database: bool = False) -> tuple[list[str], list[str]]:
+    """What pip installs into a peer's virtualenv: the first try, then the fallback if pip refuses it.
 
-    Wanted there: :data:`EMMETT_REQUIREMENTS`, and the granian and uvloop versions this interpreter has (the other
-    servers run with them), and with ``database`` (``--techempower``) the project's asyncpg version. Nothing is
-    downloaded when those are already installed. If pip will not install Emmett
-    with this granian, Emmett is installed with a granian of its choosing, and the report says so. If pip fails
-    (no network, say) but some Emmett is installed, that one is used: the report prints its versions.
+    Args:
+        peer: The peer.
+        ours: The versions of :meth:`Peer.pinned_to_project` in the project's virtualenv (None: not installed).
+        database: ``--techempower``: the peer's TechEmpower app is served too (:data:`DATABASE_PACKAGES`).
 
     Returns:
-        The ``emmett`` entry of the report's meta: ``venv``, ``versions`` (as installed there) and ``same_granian``.
+        The first try: the peer's pinned requirements and every package of :meth:`Peer.pinned_to_project` at our
+        version. The fallback: the same, with the server programs (granian, uvicorn) unpinned, so that pip may
+        choose versions the peer accepts; the event loops (uvloop, httptools) and the database driver (asyncpg)
+        stay pinned.
+    """
+    wanted = peer.pinned_to_project(database)
+    first = [*peer.requirements, *(f"{pkg}=={ours[pkg]}" if ours.get(pkg) else pkg for pkg in wanted)]
+    fallback = [
+        *peer.requirements,
+        *(pkg if pkg in peer.server_programs or not ours.get(pkg) else f"{pkg}=={ours[pkg]}" for pkg in wanted),
+    ]
+    return first, fallback
+
+
+def setup_peer(peer: Peer, database: bool = False) -> dict[str, Any]:
+    """Make a peer's virtualenv ready (``--peers``): create it if missing, (re)install what differs.
+
+    Wanted there: the peer's pins (:attr:`Peer.requirements`), what its extras bring, and the server packages at the
+    versions this interpreter has (the other servers run with them); with ``database`` (``--techempower``) and a
+    peer with a TechEmpower app, :data:`DATABASE_PACKAGES` at the project's versions too (its database app runs
+    there). Nothing is downloaded when those are already installed. If pip will not install the peer with this
+    granian (or uvicorn), the peer gets the one pip chooses, and the report says so. If pip fails (no network, say)
+    but the peer and its servers are installed, those are used: the report prints their versions.
+
+    Returns:
+        The peer's entry in the report's meta: ``venv``, ``versions`` (as installed there), and ``same_granian``
+        (and ``same_uvicorn`` for a peer served by uvicorn): whether the server there is the project's version.
 
     Raises:
-        RuntimeError: If the virtualenv cannot be made, or no Emmett is installed in it in the end.
+        RuntimeError: If the virtualenv cannot be made, or the peer, one of its servers or (``database``) the
+            database driver is not installed in the end.
     """
-    granian, uvloop = _installed("granian"), _installed("uvloop")
-    if not EMMETT_PYTHON.exists():
-        print(f"# --emmett: creating {EMMETT_VENV}", file=sys.stderr, flush=True)
+    wanted = peer.pinned_to_project(database)
+    ours = {pkg: _installed(pkg) for pkg in wanted}
+    if not peer.python.exists():
+        print(f"# --peers {peer.name}: creating {peer.venv}", file=sys.stderr, flush=True)
         made = subprocess.run(
-            [sys.executable, "-m", "venv", str(EMMETT_VENV)], capture_output=True, text=True, timeout=300, check=False
+            [sys.executable, "-m", "venv", str(peer.venv)], capture_output=True, text=True, timeout=300, check=False
         )
         if made.returncode != 0:
-            raise RuntimeError(f"could not create {EMMETT_VENV}: {(made.stdout + made.stderr).strip()}")
-    loop_pin = [f"uvloop=={uvloop}"] if uvloop else []
-    asyncpg = _installed("asyncpg") if database else None
-    if asyncpg:
-        loop_pin.append(f"asyncpg=={asyncpg}")
-    have = emmett_venv_versions()
+            raise RuntimeError(f"could not create {peer.venv}: {(made.stdout + made.stderr).strip()}")
+    have = peer_venv_versions(peer, database)
     if (
-        (asyncpg and have.get("asyncpg") != asyncpg)
-        or have["orjson"] is None
-        or any(have[name] != pin for name, pin in EMMETT_VERSIONS.items())
-        or (granian and have["granian"] != granian)
-        or (uvloop and have["uvloop"] != uvloop)
+        any(have[name] != pin for name, pin in peer.pins)
+        or any(have[name] is None for name in (*peer.requires, *wanted))
+        or any(ours[pkg] and have[pkg] != ours[pkg] for pkg in wanted)
     ):
-        problem = _pip_install([*EMMETT_REQUIREMENTS, *([f"granian=={granian}"] if granian else []), *loop_pin])
+        first, fallback = peer_install_plan(peer, ours, database)
+        problem = _pip_install(peer, first)
         if problem:
-            print(f"! --emmett: pip could not install Emmett with granian {granian}:\n{problem}", file=sys.stderr)
-            problem = _pip_install([*EMMETT_REQUIREMENTS, *loop_pin])
+            servers = ", ".join(f"{pkg} {ours[pkg]}" for pkg in peer.server_programs)
+            print(
+                f"! --peers {peer.name}: pip could not install {peer.label} with {servers}:\n{problem}", file=sys.stderr
+            )
+            problem = _pip_install(peer, fallback)
             if problem:
-                print(f"! --emmett: pip could not install Emmett:\n{problem}", file=sys.stderr)
-        have = emmett_venv_versions()
-    if have["emmett"] is None:
-        raise RuntimeError(f"Emmett is not installed in {EMMETT_VENV} (see pip's output above)")
+                print(f"! --peers {peer.name}: pip could not install {peer.label}:\n{problem}", file=sys.stderr)
+        have = peer_venv_versions(peer, database)
+    needed = (peer.pins[0][0], *peer.server_programs, *(DATABASE_PACKAGES if database and peer.database else ()))
+    missing = [name for name in needed if have[name] is None]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not installed in {peer.venv} (see pip's output above)")
     if have["rloop"]:
         print(
-            "! --emmett: rloop is installed there: granian's auto loop runs Emmett on it, not uvloop", file=sys.stderr
+            f"! --peers {peer.name}: rloop is installed there: granian's auto loop runs {peer.label} on it, not uvloop",
+            file=sys.stderr,
         )
-    return {
-        "venv": str(EMMETT_VENV),
-        "versions": {name: v for name, v in have.items() if v},
-        "same_granian": have["granian"] == granian,
-    }
+    entry: dict[str, Any] = {"venv": str(peer.venv), "versions": {name: v for name, v in have.items() if v}}
+    for pkg in peer.server_programs:
+        entry[f"same_{pkg}"] = have[pkg] == ours[pkg]
+    return entry
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -1304,17 +1461,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
-        "--emmett",
-        action="store_true",
-        help="also compare with Emmett under granian-rsgi (plaintext, json); installs it from PyPI into\n"
-        "benchmarks/.emmett-venv on first use, with the project's granian and uvloop versions",
+        "--peers",
+        help=f"comma-separated framework peers to compare with too, or 'all': {', '.join(PEERS)}\n"
+        "(plaintext, json; emmett under granian-rsgi, the others under granian-asgi and uvicorn; with\n"
+        "--techempower, the database scenarios for the peers with a TechEmpower app: emmett). Each is installed\n"
+        "from PyPI into benchmarks/.<name>-venv on first use, with the project's server versions (and asyncpg's)",
     )
+    parser.add_argument("--emmett", action="store_true", help="the same as --peers emmett (added to --peers)")
     parser.add_argument(
         "--techempower",
         action="store_true",
         help="run the TechEmpower database scenarios (db, queries20, fortunes, updates5) under granian-rsgi\n"
-        "instead of the others; needs --techempower-dsn or TECHEMPOWER_DSN (its world and fortune tables are\n"
-        "dropped and filled again)",
+        "instead of the others (with --peers emmett or --emmett, Emmett doing the same work too); needs\n"
+        "--techempower-dsn or TECHEMPOWER_DSN (its world and fortune tables are dropped and filled again)",
     )
     parser.add_argument(
         "--techempower-dsn",
@@ -1329,6 +1488,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         f"{MEMORY_SMOKE_MARKS[1]:,}), per path; takes --only, --scenarios, --smoke, --json",
     )
     args = parser.parse_args(argv)
+    args.peers = _parse_peers(parser, args.peers, args.emmett, args.techempower)
     if args.memory:
         return _memory_args(parser, args)
     if args.smoke:
@@ -1345,11 +1505,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(default)}{hint}")
     if args.techempower and not args.techempower_dsn:
         parser.error("--techempower needs a PostgreSQL database: --techempower-dsn or TECHEMPOWER_DSN")
-    candidates = all_comparisons(args.emmett, args.techempower)
+    candidates = all_comparisons(args.peers, args.techempower)
     try:
         args.pairs_selected = select_pairs(args.only, pairs_of(candidates))
     except ValueError as exc:
-        hint = " (emmett needs --emmett)" if not args.emmett and "emmett" in (args.only or "") else ""
+        items = (args.only or "").replace("/", ",").split(",")
+        named = dict.fromkeys(PEER_FRAMEWORKS[i] for i in items if i in PEER_FRAMEWORKS)
+        hint = "".join(f" ({p} needs --peers {p})" for p in named if p not in args.peers)
         parser.error(str(exc) + hint)
     args.comparisons = select_comparisons(args.scenarios, args.pairs_selected, candidates)
     if not args.comparisons:
@@ -1357,10 +1519,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _parse_peers(
+    parser: argparse.ArgumentParser, value: str | None, emmett: bool, techempower: bool = False
+) -> list[str]:
+    """``--peers`` (names or ``all``) and ``--emmett``: the peers selected, in the order of :data:`PEERS`.
+
+    With ``techempower`` only the peers with a TechEmpower app (:attr:`Peer.database`) take part: ``all`` means
+    those, and naming another one is an error (it has nothing to compare in the database scenarios).
+    """
+    names = {n.strip() for n in (value or "").split(",") if n.strip()}
+    if "all" in names:
+        names = {p.name for p in PEERS.values() if p.database or not techempower} | (names - {"all"})
+    unknown = sorted(names - set(PEERS))
+    if unknown:
+        parser.error(f"--peers: unknown peers {unknown}; choose from {', '.join(PEERS)} or all")
+    if emmett:
+        names.add("emmett")
+    if techempower:
+        without = [name for name in PEERS if name in names and not PEERS[name].database]
+        if without:
+            with_app = ", ".join(p.name for p in PEERS.values() if p.database)
+            parser.error(f"--techempower: no TechEmpower app for {', '.join(without)}; peers with one: {with_app}")
+    return [name for name in PEERS if name in names]
+
+
 def _memory_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """Finish ``--memory`` options: ``args.memory_runs`` (server, scenario) and ``args.marks``; no comparisons."""
-    if args.emmett or args.techempower:
-        parser.error("--emmett and --techempower do not apply to --memory")
+    if args.peers or args.techempower:
+        parser.error("--peers, --emmett and --techempower do not apply to --memory")
     args.scenarios = [s.strip() for s in (args.scenarios or ",".join(MEMORY_SCENARIOS)).split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in MEMORY_SCENARIOS]
     if unknown or not args.scenarios:
@@ -1403,9 +1589,8 @@ def measure(
     extra_env = {"BENCH_STATIC_DIR": str(static_dir)}
     if getattr(args, "techempower", False):
         extra_env["TECHEMPOWER_DSN"] = args.techempower_dsn
-    if any(
-        fw.startswith("emmett") for _, fw in pairs
-    ):  # Emmett makes folders in its app's root: keep them in the run's tmp
+    if any(PEER_FRAMEWORKS.get(fw) == "emmett" for _, fw in pairs):  # Emmett makes folders in its app's root:
+        # keep them in the run's tmp
         extra_env["BENCH_EMMETT_ROOT"] = str(static_dir / "emmett-root")
         (static_dir / "emmett-root").mkdir(exist_ok=True)
     with servers_running(pairs, extra_env) as (running, failed):
@@ -1489,12 +1674,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.memory:
         return main_memory(args)
-    emmett = None
-    if any(c.baseline.startswith("emmett") for c in args.comparisons):
+    peers: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(PEER_FRAMEWORKS[c.baseline] for c in args.comparisons if c.baseline in PEER_FRAMEWORKS):
         try:
-            emmett = setup_emmett(database=args.techempower)
+            peers[name] = setup_peer(PEERS[name], database=args.techempower)
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            print(f"! --emmett: {exc}", file=sys.stderr)
+            print(f"! --peers {name}: {exc}", file=sys.stderr)
             return 1
     if args.techempower:
         try:
@@ -1521,8 +1706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.techempower:
         meta["versions"]["asyncpg"] = _installed("asyncpg") or "-"
-    if emmett:
-        meta["emmett"] = emmett
+    meta.update(peers)  # one entry per peer, under its name (see setup_peer)
     seconds = sum(
         2 * args.pairs * (args.slice if args.smoke else max(args.slice, SCENARIOS[c.scenario].min_slice))
         for c in args.comparisons

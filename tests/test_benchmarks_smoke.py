@@ -136,41 +136,118 @@ def test_ratio_rows_and_report() -> None:
     assert "python    1000  /json/42 (int)                 2500          -" in report
 
 
-def test_emmett_is_opt_in() -> None:
-    """``--emmett`` only adds comparisons (parsing alone never installs anything)."""
+def test_peers_are_opt_in() -> None:
+    """``--peers`` (and ``--emmett``, its shortcut) only add comparisons; parsing alone never installs anything."""
     runner = load_runner()
+    assert list(runner.PEERS) == ["emmett", "blacksheep", "litestar"]
+    assert all(fw not in runner.PEERS for _, fw in runner.PAIRS)
     rsgi_hello = ["--only", "granian-rsgi", "--scenarios", "plaintext,json"]
     plain = runner.parse_args(rsgi_hello)
+    assert plain.peers == []
     assert [(c.scenario, c.baseline) for c in plain.comparisons] == [("plaintext", "raw-rsgi"), ("json", "raw-rsgi")]
-    assert all(fw != "emmett" for _, fw in runner.PAIRS)
-    with_emmett = runner.parse_args(["--emmett", *rsgi_hello])
-    assert [(c.scenario, c.baseline) for c in with_emmett.comparisons] == [
-        ("plaintext", "raw-rsgi"),
-        ("plaintext", "emmett"),
-        ("json", "raw-rsgi"),
-        ("json", "emmett"),
-    ]
-    for comp in with_emmett.comparisons[1::2]:
-        assert (comp.server, comp.framework, comp.target, comp.strict, comp.op) == (
-            "granian-rsgi", "gobstopper", 1.0, True, ">"
-        )  # fmt: skip
+    for option in (["--emmett"], ["--peers", "emmett"], ["--peers", "emmett", "--emmett"]):
+        with_emmett = runner.parse_args([*option, *rsgi_hello])
+        assert with_emmett.peers == ["emmett"]
+        assert [(c.scenario, c.baseline) for c in with_emmett.comparisons] == [
+            ("plaintext", "raw-rsgi"),
+            ("plaintext", "emmett"),
+            ("json", "raw-rsgi"),
+            ("json", "emmett"),
+        ]
+    # An ASGI peer has no RSGI app: under granian-rsgi alone, --peers blacksheep adds nothing.
+    assert runner.parse_args(["--peers", "blacksheep", *rsgi_hello]).comparisons == plain.comparisons
     assert runner.parse_args(["--emmett", "--scenarios", "routes1000"]).comparisons == runner.select_comparisons(
         ["routes1000"], runner.PAIRS
     )
-    with pytest.raises(SystemExit):
-        runner.parse_args(["--only", "emmett,gobstopper"])  # emmett needs --emmett
-    # Emmett is served from its own virtualenv, with the same granian command line as the other RSGI apps.
-    emmett = runner.FRAMEWORKS["emmett"]
-    assert emmett.python == runner.EMMETT_VENV / "bin" / "python"
-    kind = runner.SERVERS["granian-rsgi"]
-    assert kind.command("emmett_app:app", 8000, str(emmett.python)) == [
-        str(emmett.python),
-        *kind.command("emmett_app:app", 8000)[1:],
+    assert runner.parse_args(["--peers", "litestar, all"]).peers == ["emmett", "blacksheep", "litestar"]
+    for bad in (["--peers", "fastapi"], ["--only", "emmett,gobstopper"], ["--only", "uvicorn/litestar"]):
+        with pytest.raises(SystemExit):
+            runner.parse_args(bad)  # an unknown peer; a peer named in --only without --peers
+
+
+def test_peer_comparisons_and_table_order() -> None:
+    """Each peer's rows follow Gobstopper's last row for the same scenario and server; target ``> 1.00``."""
+    runner = load_runner()
+    args = runner.parse_args(["--peers", "emmett,blacksheep,litestar", "--scenarios", "plaintext,json"])
+    rows = [
+        (c.scenario, c.server, f"{c.framework} / {c.baseline}", c.op + format(c.target, ".2f"))
+        for c in args.comparisons
     ]
-    assert "benchmarks/.emmett-venv/" in (ROOT / ".gitignore").read_text().splitlines()
+    for scenario in ("plaintext", "json"):
+        assert [row[1:] for row in rows if row[0] == scenario] == [
+            ("granian-rsgi", "gobstopper / raw-rsgi", ">=0.85"),
+            ("granian-rsgi", "gobstopper / emmett", ">1.00"),
+            ("granian-asgi", "gobstopper / raw-asgi", ">=0.80"),
+            ("granian-asgi", "gobstopper / starlette", ">1.00"),
+            ("granian-asgi", "gobstopper / blacksheep", ">1.00"),
+            ("granian-asgi", "gobstopper / litestar", ">1.00"),
+            ("uvicorn", "gobstopper / raw-asgi", ">=0.80"),
+            ("uvicorn", "gobstopper / starlette", ">=1.60"),
+            ("uvicorn", "gobstopper / blacksheep", ">1.00"),
+            ("uvicorn", "gobstopper / litestar", ">1.00"),
+        ]
+    # --only picks peers like any app; the peers' pairs are served from their own virtualenvs.
+    only = runner.parse_args(["--peers", "all", "--only", "uvicorn/gobstopper,blacksheep", "--scenarios", "json"])
+    assert [(c.server, c.baseline) for c in only.comparisons] == [("uvicorn", "blacksheep")]
+    assert set(only.pairs_selected) == {
+        ("uvicorn", "gobstopper"),
+        ("granian-asgi", "blacksheep"),
+        ("uvicorn", "blacksheep"),
+    }
+    for name, peer in runner.PEERS.items():
+        app = runner.FRAMEWORKS[name]
+        assert (app.python, app.target, app.directory) == (
+            peer.venv / "bin" / "python",
+            f"{name}_app:app",
+            runner._BASE,
+        )
+        assert (runner._BASE / f"{name}_app.py").is_file()
+        assert f"benchmarks/.{name}-venv/" in (ROOT / ".gitignore").read_text().splitlines()
+        for server in peer.servers:
+            kind = runner.SERVERS[server]
+            assert kind.interface in app.interfaces
+            assert kind.command(app.target, 8000, str(app.python)) == [
+                str(app.python), *kind.command(app.target, 8000)[1:]
+            ]  # fmt: skip
+        assert {(c.scenario, c.server) for c in runner.PEER_COMPARISONS[name]} == {
+            (scenario, server) for scenario in ("plaintext", "json") for server in peer.servers
+        }
+    assert runner.PEERS["emmett"].servers == ("granian-rsgi",)
+    assert runner.PEERS["blacksheep"].servers == runner.PEERS["litestar"].servers == ("granian-asgi", "uvicorn")
 
 
-def test_emmett_report_rows() -> None:
+def test_peer_install_plan() -> None:
+    """What pip is asked for: the peer's pins and the project's server versions; the fallback frees the servers."""
+    runner = load_runner()
+    ours = {"granian": "2.8.9", "uvloop": "0.23.0", "uvicorn": "0.54.0", "httptools": "0.9.0"}
+    emmett = runner.PEERS["emmett"]
+    assert emmett.requirements == ("emmett[orjson]==2.8.2", "emmett-core==1.4.6")
+    assert runner.peer_install_plan(emmett, ours) == (
+        ["emmett[orjson]==2.8.2", "emmett-core==1.4.6", "granian==2.8.9", "uvloop==0.23.0"],
+        ["emmett[orjson]==2.8.2", "emmett-core==1.4.6", "granian", "uvloop==0.23.0"],
+    )
+    first, fallback = runner.peer_install_plan(runner.PEERS["litestar"], ours)
+    assert first == ["litestar==2.25.0", "granian==2.8.9", "uvloop==0.23.0", "uvicorn==0.54.0", "httptools==0.9.0"]
+    assert fallback == ["litestar==2.25.0", "granian", "uvloop==0.23.0", "uvicorn", "httptools==0.9.0"]
+    first, _ = runner.peer_install_plan(runner.PEERS["blacksheep"], {**ours, "httptools": None})
+    assert first[:2] == ["blacksheep==2.6.4", "orjson==3.13.0"] and first[-1] == "httptools"
+    assert runner.peer_distributions(runner.PEERS["blacksheep"]) == (
+        "blacksheep", "orjson", "granian", "uvloop", "uvicorn", "httptools", "rloop"
+    )  # fmt: skip
+    # --techempower: Emmett's virtualenv serves its TechEmpower app too, so asyncpg goes there at our version, and
+    # stays pinned when the servers are freed. A peer without a TechEmpower app is not asked for it.
+    ours["asyncpg"] = "0.31.0"
+    assert runner.peer_install_plan(emmett, ours, database=True) == (
+        ["emmett[orjson]==2.8.2", "emmett-core==1.4.6", "granian==2.8.9", "uvloop==0.23.0", "asyncpg==0.31.0"],
+        ["emmett[orjson]==2.8.2", "emmett-core==1.4.6", "granian", "uvloop==0.23.0", "asyncpg==0.31.0"],
+    )
+    assert runner.peer_distributions(emmett, database=True)[-2:] == ("asyncpg", "rloop")
+    assert "asyncpg" not in runner.peer_distributions(emmett)
+    litestar = runner.PEERS["litestar"]
+    assert runner.peer_install_plan(litestar, ours, database=True) == runner.peer_install_plan(litestar, ours)
+
+
+def test_peer_report_rows() -> None:
     runner = load_runner()
     comp = runner.Comparison("json", "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True)
     rows = []
@@ -181,7 +258,7 @@ def test_emmett_report_rows() -> None:
     assert [(r["ratio"], r["meets_target"], r["target_op"]) for r in rows] == [(1.0, False, ">"), (1.2, True, ">")]
     meta = {
         "format": 2, "slice": 1, "pairs": 1, "mode": "smoke", "native": True,
-        "versions": {"python": "3", "granian": "2.8.7"}, "micro": None,
+        "versions": {"python": "3", "granian": "2.8.7", "uvicorn": "0.54.0"}, "micro": None,
         "emmett": {"venv": "v", "versions": {"emmett": "2.8.2", "granian": "2.8.7"}, "same_granian": True},
     }  # fmt: skip
     report = runner.format_report(meta, {}, rows)
@@ -191,7 +268,23 @@ def test_emmett_report_rows() -> None:
     meta["emmett"] = {"venv": "v", "versions": {"emmett": "2.8.2", "granian": "3.0.0"}, "same_granian": False}
     assert "granian 3.0.0  ! NOT the granian of the other servers (2.8.7)" in runner.format_report(meta, {}, rows)
     del meta["emmett"]
-    assert "emmett (" not in runner.format_report(meta, {}, rows)
+    assert "(its own virtualenv)" not in runner.format_report(meta, {}, rows)
+    # ASGI peers run under granian and uvicorn: one line each, in the order of PEERS, naming both servers.
+    meta["litestar"] = {
+        "venv": "l", "versions": {"litestar": "2.25.0", "granian": "2.8.7", "uvicorn": "0.50.0"},
+        "same_granian": True, "same_uvicorn": False,
+    }  # fmt: skip
+    meta["blacksheep"] = {
+        "venv": "b", "versions": {"blacksheep": "2.6.4", "granian": "2.8.7", "uvicorn": "0.54.0"},
+        "same_granian": True, "same_uvicorn": True,
+    }  # fmt: skip
+    lines = runner.format_report(meta, {}, rows).splitlines()
+    assert lines[2:4] == [
+        "blacksheep (its own virtualenv): blacksheep 2.6.4  granian 2.8.7  uvicorn 0.54.0  (same granian and uvicorn"
+        " as the other servers)",
+        "litestar (its own virtualenv): litestar 2.25.0  granian 2.8.7  uvicorn 0.50.0  ! NOT the uvicorn of the other"
+        " servers (0.54.0): its ratios compare two uvicorn versions as well as two frameworks",
+    ]
 
 
 def test_route_tables() -> None:
@@ -271,20 +364,45 @@ def test_smoke_run_covers_every_scenario(tmp_path: Path) -> None:
 
 
 def test_techempower_is_opt_in() -> None:
-    """The database scenarios run only with ``--techempower`` (and a database); ``--emmett`` adds Emmett rows."""
+    """The database scenarios run only with ``--techempower`` (and a database); ``--peers emmett`` (``--emmett``)
+    adds Emmett's rows, its TechEmpower app served from the Emmett peer's virtualenv."""
     runner = load_runner()
     assert not set(runner.parse_args([]).scenarios) & set(runner.TECHEMPOWER_SCENARIOS)
     with pytest.raises(SystemExit):
         runner.parse_args(["--scenarios", "db"])  # needs --techempower
     with pytest.raises(SystemExit):
         runner.parse_args(["--techempower", "--techempower-dsn", ""])  # needs a database
-    args = runner.parse_args(["--techempower", "--techempower-dsn", "postgresql://x/y", "--emmett"])
-    assert [(c.scenario, c.framework, c.baseline, c.target) for c in args.comparisons] == [
-        (scenario, "gob-te", baseline, target)
-        for scenario in ("db", "queries20", "fortunes", "updates5")
-        for baseline, target in (("raw-rsgi-db", 0.90), ("emmett-db", 1.0))
+    database = ["--techempower", "--techempower-dsn", "postgresql://x/y"]
+    alone = runner.parse_args(database)
+    assert alone.peers == [] and [(c.scenario, c.baseline) for c in alone.comparisons] == [
+        (scenario, "raw-rsgi-db") for scenario in runner.TECHEMPOWER_SCENARIOS
     ]
-    assert all(c.server == "granian-rsgi" for c in args.comparisons)
+    for option in (["--emmett"], ["--peers", "emmett"], ["--peers", "all"], ["--peers", "all", "--emmett"]):
+        args = runner.parse_args([*database, *option])
+        assert args.peers == ["emmett"]  # "all": the peers with a TechEmpower app
+        assert [(c.scenario, c.framework, c.baseline, c.target, c.strict) for c in args.comparisons] == [
+            (scenario, "gob-te", baseline, target, strict)
+            for scenario in ("db", "queries20", "fortunes", "updates5")
+            for baseline, target, strict in (("raw-rsgi-db", 0.90, False), ("emmett-db", 1.0, True))
+        ]
+        assert all(c.server == "granian-rsgi" for c in args.comparisons)
+    for peer in ("blacksheep", "litestar"):  # no TechEmpower app: refused, not silently dropped
+        with pytest.raises(SystemExit):
+            runner.parse_args([*database, "--peers", f"emmett,{peer}"])
+    # The hello-world peers leave the database app out, and the other way round.
+    hello = runner.parse_args(["--peers", "emmett", "--scenarios", "plaintext,json"])
+    assert "emmett-db" not in {c.baseline for c in hello.comparisons}
+    assert {c.baseline for c in hello.comparisons if c.baseline in runner.PEER_FRAMEWORKS} == {"emmett"}
+    # One Emmett: both of its apps come from the Emmett peer's virtualenv, and both set it up.
+    emmett = runner.PEERS["emmett"]
+    assert emmett.database == "emmett_db" and emmett.database_app == "emmett-db"
+    assert [p.name for p in runner.PEERS.values() if p.database] == ["emmett"]
+    app, db_app = runner.FRAMEWORKS["emmett"], runner.FRAMEWORKS["emmett-db"]
+    assert app.python == db_app.python == emmett.python and db_app.target == "emmett_db:app"
+    assert (runner._BASE / "emmett_db.py").is_file()
+    assert runner.PEER_FRAMEWORKS == {"emmett": "emmett", "emmett-db": "emmett", "blacksheep": "blacksheep",
+                                      "litestar": "litestar"}  # fmt: skip
+    assert not hasattr(runner, "setup_emmett") and not hasattr(runner, "EMMETT_VENV")
     assert runner.check_shape("world", b'{"id": 1, "randomNumber": 10000}') is None
     assert runner.check_shape("world", b'{"id": 0, "randomNumber": 1}') is not None
     assert runner.check_shape("worlds:2", b'[{"id": 1, "randomNumber": 2}]') is not None
@@ -345,7 +463,8 @@ def test_memory_is_its_own_section() -> None:
     ]
     smoke = runner.parse_args(["--memory", "--smoke", "--only", "uvicorn", "--scenarios", "json"])
     assert smoke.marks == (2_000, 20_000) and smoke.memory_runs == [("uvicorn", "json")]
-    for bad in (["--scenarios", "routes1000"], ["--only", "raw-rsgi"], ["--emmett"]):
+    refused = (["--techempower", "--techempower-dsn", "postgresql://x/y"], ["--emmett"], ["--peers", "litestar"])
+    for bad in (["--scenarios", "routes1000"], ["--only", "raw-rsgi"], *refused):
         with pytest.raises(SystemExit):
             runner.parse_args(["--memory", *bad])
     # Without --memory nothing changes: every scenario, no memory runs.
@@ -451,3 +570,41 @@ def test_bus_benchmark_smoke() -> None:
     for label in ("round trip p50", "round trip p99", "publish rate"):
         line = next(line for line in result.stdout.splitlines() if line.startswith(label))
         assert float(line[len(label) :].split()[0]) > 0
+
+
+def load_instructions() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmarks_instructions", ROOT / "benchmarks" / "instructions.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_instructions_labels() -> None:
+    """The peers are labels of their own, counted only when asked for (they come from their own virtualenvs)."""
+    counter = load_instructions()
+    runner = load_runner()
+    assert counter.select_labels("", False) == list(counter.APPS)
+    assert counter.select_labels("", True) == [*counter.APPS, "blacksheep-asgi", "litestar-asgi"]
+    assert counter.select_labels("gobstopper-asgi,litestar-asgi", False) == ["gobstopper-asgi", "litestar-asgi"]
+    assert counter.select_labels("gobstopper-asgi", True) == ["gobstopper-asgi", "blacksheep-asgi", "litestar-asgi"]
+    with pytest.raises(ValueError, match="unknown labels"):
+        counter.select_labels("fastapi-asgi", False)
+    for interface, target, peer in counter.PEER_APPS.values():
+        assert peer in runner.PEERS and interface in runner.FRAMEWORKS[peer].interfaces
+        assert target == f"baselines.{runner.FRAMEWORKS[peer].target}"
+
+
+@pytest.mark.parametrize("lifespan", [False, True])
+def test_instructions_child_serves(lifespan: bool) -> None:
+    """The child the counter runs under valgrind serves its requests, with and without the lifespan start-up."""
+    counter = load_instructions()
+    for interface, path in (("asgi", "/json"), ("rsgi", "/plaintext")):
+        if lifespan and interface == "rsgi":
+            continue
+        code = counter._CHILD.format(
+            here=str(ROOT / "benchmarks"), target="apps.gobstopper_app:app", interface=interface, path=path, count=50,
+            lifespan=lifespan,
+        )  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr

@@ -1,8 +1,8 @@
 """Emmett with the same two routes and bodies as ``raw_rsgi.py``: the RSGI framework peer (an optional baseline).
 
-Emmett is not a dependency of the project. ``benchmarks/run.py --emmett`` installs it into its own virtualenv,
-``benchmarks/.emmett-venv`` (gitignored), with the project's granian and uvloop versions, and serves this app from
-there with the same granian command line as the other RSGI apps, from this folder::
+Emmett is not a dependency of the project. ``benchmarks/run.py --peers emmett`` (or ``--emmett``) installs it into
+its own virtualenv, ``benchmarks/.emmett-venv`` (gitignored), with the project's granian and uvloop versions, and
+serves this app from there with the same granian command line as the other RSGI apps, from this folder::
 
     ../.emmett-venv/bin/python -m granian --interface rsgi --workers 1 --runtime-threads 1 emmett_app:app
 

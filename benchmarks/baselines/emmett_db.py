@@ -8,8 +8,9 @@ opens the pool when the worker's loop starts (``Signals.after_loop``). Emmett's 
 database through its synchronous ORM; asyncpg here keeps the database side identical, so the ratio compares the
 frameworks.
 
-Emmett is not a dependency of the project: ``benchmarks/run.py --emmett`` installs it (and asyncpg) into
-``benchmarks/.emmett-venv`` and serves this app from there with the same granian command line as the others.
+Emmett is not a dependency of the project: ``benchmarks/run.py --techempower --peers emmett`` (or ``--emmett``)
+installs it, and asyncpg at the project's version, into ``benchmarks/.emmett-venv`` and serves this app from there
+with the same granian command line as the others.
 """
 
 from __future__ import annotations
