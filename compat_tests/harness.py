@@ -366,6 +366,15 @@ def server_command(kind: str, app: str, port: int) -> list[str]:
     raise ValueError(kind)
 
 
+_BIND_FAILURES = ("Address already in use", "error while attempting to bind")
+
+
+def _lost_the_port(log: str) -> bool:
+    """Whether a server's log says it could not bind its port (granian: ``Address already in use (os error 98)``,
+    uvicorn: ``[Errno 98] error while attempting to bind``)."""
+    return any(text in log for text in _BIND_FAILURES)
+
+
 @dataclass
 class RealServer:
     key: ServerKey
@@ -402,8 +411,15 @@ class RealServer:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         req = f"GET /__compat_ready HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+        restarts = 0
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                # free_port() hands out a port that another process on the machine may take before the server binds
+                # it: that race (and only that one) is retried on a fresh port.
+                if restarts < 3 and _lost_the_port(self.log_text(limit=1_000_000)):
+                    restarts += 1
+                    self.start()
+                    continue
                 raise RuntimeError(f"{self.key.slug} exited with {self.proc.returncode}\n{self.log_text()}")
             try:
                 # TCP connect plus one full HTTP exchange: the worker is importing the app until it answers.

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
+from compat_tests import harness
 from compat_tests.harness import Result, Target, assert_same, raw_request
 
 APP = "app_selftest:app"
@@ -85,3 +87,30 @@ def test_raw_request_parses_chunked_and_length() -> None:
     assert (r.status, r.body) == (404, b"abc")
     port = _serve_once(b"")
     assert raw_request("127.0.0.1", port, b"GET / HTTP/1.1\r\n\r\n").status == 0
+
+
+@pytest.mark.servers
+def test_a_server_that_lost_its_port_to_another_process_is_started_on_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = [taken.getsockname()[1]]
+    real_free_port = harness.free_port
+    monkeypatch.setattr(harness, "free_port", lambda: ports.pop() if ports else real_free_port())
+    server = harness.RealServer(harness.ServerKey("granian-rsgi", "hello:app", "1"), tmp_path)
+    try:
+        server.start()
+        server.wait_ready()
+        assert server.port != taken.getsockname()[1]
+        assert harness.raw_request("127.0.0.1", server.port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").status == 200
+    finally:
+        server.stop()
+        taken.close()
+
+
+def test_bind_failures_are_recognised_in_each_servers_words() -> None:
+    assert harness._lost_the_port("RuntimeError: Address already in use (os error 98)")
+    assert harness._lost_the_port("ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 1)")
+    assert not harness._lost_the_port("ModuleNotFoundError: No module named 'app'")
