@@ -10,7 +10,6 @@ request.
 from __future__ import annotations
 
 import asyncio
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -262,9 +261,11 @@ class Dispatcher:
                 request.path,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            debug = self.app.debug
-            detail = "".join(traceback.format_exception(exc)) if debug else "The server had an internal error."
-            return render_http_exception(HTTPException(500, detail), _accept(request))
+            if self.app.debug:  # Error Prism (gobstopper.debug); production answers leak nothing
+                from ..debug import debug_response
+
+                return debug_response(request, exc)
+            return render_http_exception(HTTPException(500, "The server had an internal error."), _accept(request))
         except Exception:
             self.app.logger.exception("rendering an error failed")
             return _plain_500()
