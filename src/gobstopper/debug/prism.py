@@ -182,7 +182,8 @@ def _e(text: Any) -> str:
 
 def _frame_html(frame: FrameInfo, open_: bool) -> str:
     lines = "".join(
-        f'<span class="{"failing" if number == frame.line else "ctx"}"><span class="no">{number}</span>{_e(text)}</span>'
+        f'<span class="{"failing" if number == frame.line else "ctx"}">'
+        f'<span class="no">{number}</span>{_e(text)}</span>'
         for number, text in frame.source
     )
     rows = "".join(f'<tr><td class="k">{_e(k)}</td><td>{_e(v)}</td></tr>' for k, v in frame.locals.items())
