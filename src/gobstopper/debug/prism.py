@@ -137,11 +137,9 @@ def describe(exc: BaseException) -> list[ExceptionInfo]:
             current, relation = current.__context__, "context"
         else:
             current = None
+    # Root cause first, as Python prints it; each entry's relation says how it leads to the next one
+    # ("cause": the next was raised from it; "context": the next was raised while handling it).
     chain.reverse()
-    # Each entry's relation says how it leads to the next one printed (Python's "The above exception was...").
-    relations = [info.relation for info in chain]
-    for index, info in enumerate(chain):
-        info.relation = relations[index + 1] if index + 1 < len(relations) else None
     return chain
 
 
