@@ -112,6 +112,7 @@ class GobstopperGroup(click.Group):
     "--app",
     "app_target",
     envvar=APP_ENV,
+    is_eager=True,  # read before --help, which lists the app's extension commands
     metavar="MODULE:APP",
     help=f"The app whose extensions add commands (env {APP_ENV}; default app:app).",
 )
