@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -47,7 +46,7 @@ def test_off_without_debug_and_token_is_a_404_and_records_nothing(monkeypatch: p
     monkeypatch.delenv("GOBSTOPPER_MISSION_CONTROL_TOKEN", raising=False)
     app = add_routes(Gobstopper("plain"))
     assert "mission_control" not in app.extensions
-    assert app.handle == app._dispatcher.handle  # the dispatcher itself: no wrapper, no cost
+    assert app._dispatcher.observe is None  # nothing recorded, nothing run per request
     with TestClient(app) as client:
         for path in ("/_gobstopper", "/_gobstopper/", "/_gobstopper/api/stats", "/_gobstopper/login"):
             assert client.get(path).status_code == 404
@@ -57,7 +56,7 @@ def test_off_without_debug_and_token_is_a_404_and_records_nothing(monkeypatch: p
     app = add_routes(Gobstopper("explicit"))
     mc = app.register_extension(MissionControl())
     assert not mc.enabled
-    assert app.handle == app._dispatcher.handle
+    assert app._dispatcher.observe is None
     with TestClient(app) as client:
         assert client.get("/_gobstopper").status_code == 404
 
@@ -306,16 +305,11 @@ def test_merge_adds_counts_and_histograms() -> None:
     class Answer:
         status = 200
 
-    async def handle(request: Any) -> Any:
-        return Answer
+    for recorder, n in ((a, 3), (b, 5)):
+        record = recorder.recorder()
+        for i in range(n):
+            record(Request, Answer if i else None, time.perf_counter())
 
-    async def drive() -> None:
-        for recorder, n in ((a, 3), (b, 5)):
-            observed = recorder.observe(handle)
-            for _ in range(n):
-                await observed(Request)
-
-    asyncio.run(drive())
     [row] = merge([a.snapshot(), b.snapshot()])
     assert (row["name"], row["count"], row["errors"]) == ("hello", 8, 0)
     assert row["p50"] in BUCKETS
@@ -358,3 +352,20 @@ def test_workers_are_combined_through_redis(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         client.close()
     json.dumps(stats)  # the whole payload is JSON
+
+
+def test_every_request_is_counted_and_timed_ones_are_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOBSTOPPER_MISSION_CONTROL_TOKEN", raising=False)
+    from gobstopper.extensions.mission_control import metrics
+
+    monkeypatch.setattr(metrics, "WINDOW", 4096)  # room for every timed request
+    app = add_routes(Gobstopper("dev", debug=True))
+    recorder = app.extensions["mission_control"].recorder
+    with TestClient(app) as client:
+        for _ in range(1024 + 160):
+            client.get("/hello")
+    [stats] = [s for s in recorder.routes.values() if s.name == "hello"]
+    assert stats.count == 1024 + 160
+    # The first 1,024 requests are all timed, then one in 16.
+    assert len(stats.samples) == 1024 + 160 // 16
+    assert app._dispatcher.observed == 1024 + 160

@@ -1,4 +1,4 @@
-"""What ``gobstopper routes`` and ``gobstopper version`` print, as plain data (Mission Control shows the same)."""
+"""What ``gobstopper version`` prints, as plain data: versions, the native extension, the optional features."""
 
 from __future__ import annotations
 
@@ -23,37 +23,31 @@ FEATURES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def get_version() -> str:
+    """Return the installed Gobstopper version, without failing when it is not pip-installed.
+
+    Returns:
+        The distribution version, else ``gobstopper.__version__``, else ``"unknown"``.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gobstopper")
+    except PackageNotFoundError:
+        pass
+    try:
+        import gobstopper
+
+        return str(getattr(gobstopper, "__version__", "unknown"))
+    except Exception:  # a half-written core must not break `gobstopper version`
+        return "unknown"
+
+
 def _dist_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def route_rows(app: Any, prefix: str = "") -> list[dict[str, Any]]:
-    """One dict per route of ``app.route_table`` (then of each mounted app, paths prefixed): ``methods``, ``path``,
-    ``name``, ``handler`` (``module.qualname``), ``blueprint`` (innermost qualified name or ``None``),
-    ``websocket``, ``params`` (``[{name, convertor}]``) and ``doc`` (first line)."""
-    rows = []
-    for record in app.route_table:
-        handler = record.handler
-        label = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', type(handler).__name__)}"
-        doc = (record.doc or "").strip().splitlines()
-        rows.append(
-            {
-                "methods": list(record.methods),
-                "path": prefix + record.pattern if record.pattern != "/" or not prefix else prefix,
-                "name": record.name,
-                "handler": label,
-                "blueprint": record.blueprints[-1] if record.blueprints else None,
-                "websocket": record.websocket,
-                "params": [{"name": p.name, "convertor": p.convertor} for p in record.params],
-                "doc": doc[0] if doc else None,
-            }
-        )
-    for mount_prefix, sub in getattr(app, "mounts", ()):
-        rows += route_rows(sub, prefix + mount_prefix)
-    return rows
 
 
 def native_status() -> str:

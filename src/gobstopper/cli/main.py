@@ -21,29 +21,10 @@ import click
 from gobstopper.cli import serve
 from gobstopper.cli.config import INTERFACES, KEYS, LOG_LEVELS, SERVERS, ConfigError, RunSettings, resolve
 from gobstopper.cli.discovery import APP_ENV, TargetError, load_app
+from gobstopper.cli.inspect import get_version
 from gobstopper.cli.serve import ServeConfig
 
 CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
-
-
-def get_version() -> str:
-    """Return the installed Gobstopper version, without failing when it is not pip-installed.
-
-    Returns:
-        The distribution version, else ``gobstopper.__version__``, else ``"unknown"``.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gobstopper")
-    except PackageNotFoundError:
-        pass
-    try:
-        import gobstopper
-
-        return str(getattr(gobstopper, "__version__", "unknown"))
-    except Exception:  # a half-written core must not break `gobstopper version`
-        return "unknown"
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -264,7 +245,7 @@ def config_show(config_name: str | None, as_json: bool, **given: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per route.")
 def routes(app: str | None, as_json: bool) -> None:
     """List the app's routes (from app.route_table), mounted apps' included."""
-    from gobstopper.cli.inspect import route_rows
+    from gobstopper.cli.routing import route_rows
 
     try:
         application = load_app(app)

@@ -214,7 +214,7 @@ def init(
     Structures: modular, blueprints, microservices, single
     Example:    gobstopper init my-api --usecase data-science --structure modular
     """
-    from gobstopper.cli.main import get_version
+    from gobstopper.cli.inspect import get_version
 
     ask = interactive or None in (name, usecase, structure)
     if ask:

@@ -119,9 +119,7 @@ class MissionControl:
         if not self.enabled:
             logger.info("Mission Control is off (no debug, no token): %s is not served", self.url_prefix)
             return
-        if getattr(app, "_adapters", None):
-            logger.warning("Mission Control registered after the app started serving: requests are not recorded")
-        app.handle = self.recorder.observe(app.handle)
+        app._dispatcher.observe = self.recorder.recorder()  # the dispatcher's one seam for request figures
         self.blueprints = [self._blueprint()]
 
     def readiness_check(self, func: Any) -> Any:
@@ -430,7 +428,7 @@ class MissionControl:
 
         @bp.get("/api/routes")
         async def api_routes(request: Any) -> Any:
-            from ...cli.inspect import route_rows
+            from ...cli.routing import route_rows
 
             return {"routes": route_rows(self.app)}
 
