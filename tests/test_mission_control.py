@@ -293,24 +293,27 @@ def test_cache_figures_come_from_the_cache_extension_stats(monkeypatch: pytest.M
 
 
 def test_merge_adds_counts_and_histograms() -> None:
-    a, b = Recorder(), Recorder()
-
     class Route:
         class record:  # the shape of a dispatcher route
             name, pattern = "hello", "/hello"
 
-    class Request:
-        _route = Route
+        def __init__(self, hits: int) -> None:
+            self.hits = hits
 
-    class Answer:
-        status = 200
+    class Dispatcher:
+        def __init__(self, hits: int) -> None:
+            self.routes = [Route(hits)]
+            self.unrouted = 0
+            self.observe: Any = None
 
-    for recorder, n in ((a, 3), (b, 5)):
-        record = recorder.recorder()
-        for i in range(n):
-            record(Request, Answer if i else None, time.perf_counter())
-
-    [row] = merge([a.snapshot(), b.snapshot()])
+    snapshots = []
+    for hits in (3, 5):
+        recorder = Recorder()
+        dispatcher = Dispatcher(hits)
+        recorder.attach(dispatcher)
+        dispatcher.observe((dispatcher.routes[0], 0.002))  # what a timed request appends
+        snapshots.append(recorder.snapshot())
+    [row] = merge(snapshots)
     assert (row["name"], row["count"], row["errors"]) == ("hello", 8, 0)
     assert row["p50"] in BUCKETS
     assert histogram_percentile({0: 1, 10: 1}, 99) == BUCKETS[10]
@@ -354,18 +357,22 @@ def test_workers_are_combined_through_redis(monkeypatch: pytest.MonkeyPatch) -> 
     json.dumps(stats)  # the whole payload is JSON
 
 
-def test_every_request_is_counted_and_timed_ones_are_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_request_is_counted_and_some_are_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOBSTOPPER_MISSION_CONTROL_TOKEN", raising=False)
-    from gobstopper.extensions.mission_control import metrics
-
-    monkeypatch.setattr(metrics, "WINDOW", 4096)  # room for every timed request
     app = add_routes(Gobstopper("dev", debug=True))
     recorder = app.extensions["mission_control"].recorder
     with TestClient(app) as client:
-        for _ in range(1024 + 160):
+        started = time.monotonic()
+        for _ in range(600):
             client.get("/hello")
-    [stats] = [s for s in recorder.routes.values() if s.name == "hello"]
-    assert stats.count == 1024 + 160
-    # The first 1,024 requests are all timed, then one in 16.
-    assert len(stats.samples) == 1024 + 160 // 16
-    assert app._dispatcher.observed == 1024 + 160
+        elapsed = time.monotonic() - started
+        time.sleep(0.1)
+        client.get("/boom")
+        recorder.drain()
+    hello = next(s for s in recorder.routes.values() if s.name == "hello")
+    assert hello.count == 600
+    # Timed: the next request after each arming (every 20 ms), so a sample of the requests, not all of them.
+    assert 1 <= len(hello.samples) <= min(600, elapsed / 0.02 + 5)
+    assert all(sample > 0 for sample in hello.samples)
+    boom = next(s for s in recorder.routes.values() if s.name == "boom")
+    assert (boom.count, boom.errors) == (1, 1)  # counted from the app's log record of the unhandled exception

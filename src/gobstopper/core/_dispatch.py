@@ -53,11 +53,12 @@ class Dispatcher:
         self.drained: asyncio.Event | None = None
         self.websockets: set[WebSocket] = set()
         self.mounts: list[tuple[str, Any]] = app._mounts  # the app's own list: mounts added later are seen
-        # Mission Control's recorder when it is on, else None (docs/mission-control.md): after each request,
-        # observe(request, response or None for the JSON fast path, a clock reading when the request is timed else
-        # 0.0). Timed: the first 1,024 requests, then one in 16 (a clock read costs more than the rest together).
-        self.observe: Callable[[Request, Response | None, float], None] | None = None
-        self.observed = 0
+        # Mission Control's seam (docs/mission-control.md). ``observe`` is None when it is off; when on, each request
+        # adds one to its route's ``hits`` (``unrouted`` when no route took it), and the request after each arming
+        # of ``time_next`` (about fifty a second) is timed: ``observe((route, seconds))``, see ``timed``.
+        self.observe: Callable[[Any], None] | None = None
+        self.time_next = False
+        self.unrouted = 0
 
     # -- the tables ------------------------------------------------------------------------------------------
 
@@ -114,9 +115,8 @@ class Dispatcher:
             if early is not None:
                 return early
         observe = self.observe
-        if observe is not None:
-            self.observed = n = self.observed + 1
-            started, response = (perf_counter() if n <= 1024 or not n & 15 else 0.0), None
+        if observe is not None and self.time_next:
+            return await self.timed(request, observe)
         self.inflight += 1
         try:
             if self.mounts:
@@ -134,10 +134,14 @@ class Dispatcher:
             else:
                 params = None
             if route is None:
+                if observe is not None:
+                    self.unrouted += 1
                 response = await (self.fallback or self._build_fallback())(request)
             else:
                 request._route = route
                 request._params = params
+                if observe is not None:
+                    route.hits += 1
                 direct = route.direct
                 if direct is None:
                     response = await (route.pipeline or route.build(self.handle_exception))(request)
@@ -162,12 +166,19 @@ class Dispatcher:
             response = await self.handle_exception(request, exc)
         finally:
             self.inflight -= 1
-            if observe is not None:
-                observe(request, response, started)
             if request._form is not None:
                 await request.close()  # uploaded files: finish pending saves, drop temporary files
             if self.drained is not None and not self.inflight:
                 self.drained.set()
+        return response
+
+    async def timed(self, request: Request, observe: Callable[[Any], None]) -> Response:
+        """Serve one request and give Mission Control its duration, ``observe((route, seconds))``: the one request
+        after each arming of ``time_next`` goes this way, so the others pay no clock read."""
+        self.time_next = False
+        started = perf_counter()
+        response = await self.handle(request)
+        observe((request._route, perf_counter() - started))
         return response
 
     async def admit(self, request: Request) -> Response | None:

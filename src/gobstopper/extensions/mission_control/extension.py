@@ -35,10 +35,12 @@ from importlib import resources
 from typing import Any
 
 from ..._env import parse_bool, read_env
+from ...core._router import FOUND
 from ...core.blueprint import Blueprint
 from ...http.problem import problem
 from ...http.response import HTML, JSONResponse, Response, redirect
 from ...http.sse import EventSourceResponse, ServerSentEvent
+from . import metrics
 from .metrics import Recorder, merge
 
 logger = logging.getLogger("gobstopper.mission_control")
@@ -119,7 +121,9 @@ class MissionControl:
         if not self.enabled:
             logger.info("Mission Control is off (no debug, no token): %s is not served", self.url_prefix)
             return
-        app._dispatcher.observe = self.recorder.recorder()  # the dispatcher's one seam for request figures
+        dispatcher = app._dispatcher  # its seam for request figures (core/_dispatch.py, Dispatcher.__init__)
+        self.recorder.attach(dispatcher)
+        app.logger.addFilter(_ErrorCounter(dispatcher, self.recorder))
         self.blueprints = [self._blueprint()]
 
     def readiness_check(self, func: Any) -> Any:
@@ -164,13 +168,25 @@ class MissionControl:
 
     # -- figures -------------------------------------------------------------------------------------------------
 
+    def tick(self) -> None:
+        """What the watch loop does every ``ARM_INTERVAL``: move the dispatcher's counters and timings into the
+        figures, and arm the timing of its next request. (``benchmarks/instructions.py`` calls it every 64
+        requests, so the figure it prints includes this work.)"""
+        self.recorder.drain()
+        self.app._dispatcher.time_next = True
+
     async def _watch_loop(self) -> None:
-        # Event-loop lag: how late a 0.25 s sleep wakes up (the loop was busy that long).
+        # Every ARM_INTERVAL: tick, and measure the event-loop lag (how late the sleep wakes up: the loop was busy).
         loop = asyncio.get_running_loop()
+        interval = metrics.ARM_INTERVAL
         while True:
+            try:
+                self.tick()
+            except Exception:  # never let the figures stop: the next tick tries again
+                logger.exception("Mission Control tick failed")
             before = loop.time()
-            await asyncio.sleep(0.25)
-            lag = max(0.0, loop.time() - before - 0.25)
+            await asyncio.sleep(interval)
+            lag = max(0.0, loop.time() - before - interval)
             self._lag_last = lag
             self._lag_max = max(self._lag_max, lag)
 
@@ -461,6 +477,26 @@ class MissionControl:
             reason = "is not failed" if action == "retry" else "is finished"
             return problem(409, f"Task {task_id} {reason} (or does not exist).")
         return {"task": task_id, action: True}
+
+
+class _ErrorCounter(logging.Filter):
+    """Counts the app's unhandled exceptions per route from the record dispatch logs for each one
+    (``"unhandled exception in %s %s"``, method and path): the error path only, nothing per request."""
+
+    def __init__(self, dispatcher: Any, recorder: Recorder) -> None:
+        super().__init__()
+        self.dispatcher = dispatcher
+        self.recorder = recorder
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "unhandled exception in %s %s" and isinstance(record.args, tuple) and len(record.args) == 2:
+            method, path = record.args
+            route = self.dispatcher.exact.get(path, {}).get(method)
+            if route is None:
+                found, matched, _ = self.dispatcher.router.match(method, path)
+                route = matched if found == FOUND else None
+            self.recorder.error(route)
+        return True  # counted, never suppressed
 
 
 def _wants_html(request: Any) -> bool:

@@ -1,10 +1,15 @@
 """Per-route request metrics: what is recorded per request (as little as possible) and what is derived on read.
 
-Per request (only while Mission Control is on): the route's counter and, for 5xx answers, its error counter; for
-timed requests (the dispatcher times the first 1,024 requests, then one in 16) a latency sample appended to the
-route's window (the last :data:`WINDOW` samples). Percentiles, rates and the
-cross-worker merge are computed when someone reads them (the dashboard, ``/_gobstopper/api/stats``), never per
-request. The latency is the time from dispatch to the response's head (a streamed body's duration is not in it).
+Per request (only while Mission Control is on), the dispatcher adds one to the route's ``hits`` counter (a slot of
+its route object; ``unrouted`` for requests no route took). A timed request also appends ``(route, seconds)`` to a
+deque. Requests are timed while the dispatcher's ``time_next`` flag is set: Mission Control arms it every
+:data:`ARM_INTERVAL` seconds and the first request that sees it is timed and disarms it, so about fifty requests a
+second are timed whatever the load (a clock read costs more than all the rest of the recording). Every
+:data:`ARM_INTERVAL` the counters are moved into the totals (so they stay small ints, which cost no allocation)
+and the timings into per-route latency windows; percentiles, rates and the cross-worker merge are computed when
+someone reads the figures, never per request. The latency is the time from
+dispatch to the response's head (a streamed body's duration is not in it). Unhandled exceptions are counted per
+route from the app's own log record of them, off the request path.
 
 Several workers: each publishes a snapshot (counters and a latency histogram per route, with fixed log-spaced
 buckets) and the snapshots are merged exactly: counts add up, histograms add up, percentiles are read from the
@@ -17,11 +22,15 @@ import bisect
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-#: Latency samples kept per route (the percentiles are over these most recent requests).
+#: Latency samples kept per route (the percentiles are over these most recent timed requests).
 WINDOW = 1024
+#: Seconds between two timed requests (at most; the next request after the flag is armed is timed).
+ARM_INTERVAL = 0.02
+#: Most timings waiting to be drained.
+PENDING = 1 << 16
 #: Histogram bucket upper bounds in seconds: 4 buckets per doubling from 1 µs to about 70 s.
 BUCKETS: tuple[float, ...] = tuple(1e-6 * 2 ** (i / 4) for i in range(105))
 PERCENTILES = (50, 90, 99)
@@ -71,44 +80,62 @@ def histogram_percentile(histogram: dict[int, int], p: float) -> float | None:
 
 
 class Recorder:
-    """The per-route figures of one app in this worker, and the observed ``handle`` that fills them."""
+    """The per-route figures of one app in this worker, read from its dispatcher."""
 
     def __init__(self) -> None:
         self.routes: dict[Any, RouteStats] = {}
         self.started = time.time()
+        self.dispatcher: Any = None
+        # (route, seconds) of timed requests, appended by the dispatcher: about fifty a second; bounded all the same.
+        self.timings: deque[tuple[Any, float]] = deque(maxlen=PENDING)
+
+    def attach(self, dispatcher: Any) -> None:
+        """Start recording ``dispatcher``'s requests (its seam: ``observe``, ``time_next``, route ``hits``)."""
+        self.dispatcher = dispatcher
+        dispatcher.observe = self.timings.append
 
     def _stats_for(self, route: Any) -> RouteStats:
-        if route is None:
-            stats = RouteStats("(no route: 404/405)", "")
-        else:
-            stats = RouteStats(route.record.name, route.record.pattern)
-        self.routes[route] = stats
+        stats = self.routes.get(route)
+        if stats is None:
+            if route is None:
+                stats = RouteStats("(no route: 404/405)", "")
+            else:
+                stats = RouteStats(route.record.name, route.record.pattern)
+            self.routes[route] = stats
         return stats
 
-    def recorder(self) -> Callable[[Any, Any, float], None]:
-        """The dispatcher's observer (``Dispatcher.observe``): called after each request with the request, its
-        response (``None`` on the JSON fast path, always a 200) and a clock reading when the request was timed
-        (else 0.0). Everything it needs is bound to locals: a dict lookup, a counter, a status check, and for a timed
-        request a clock read and an append."""
-        clock = time.perf_counter
-        get = self.routes.get
-        new = self._stats_for
+    def drain(self) -> None:
+        """Bring the figures up to date: move the routes' hit counters into the totals, then
+        :meth:`drain_timings`."""
+        # Taken and reset every tick, a counter stays a small int: CPython caches those, so the dispatcher's
+        # `hits += 1` allocates nothing.
+        dispatcher = self.dispatcher
+        if dispatcher is not None:
+            for route in dispatcher.routes:
+                hits = route.hits
+                if hits:
+                    route.hits = 0
+                    self._stats_for(route).count += hits
+            unrouted = dispatcher.unrouted
+            if unrouted:
+                dispatcher.unrouted = 0
+                self._stats_for(None).count += unrouted
+        self.drain_timings()
 
-        def record(request: Any, response: Any, started: float) -> None:
-            route = request._route
-            stats = get(route)
-            if stats is None:
-                stats = new(route)
-            stats.count += 1
-            if started:
-                stats.samples.append(clock() - started)
-            if response is not None and response.status >= 500:
-                stats.errors += 1
+    def drain_timings(self) -> None:
+        """Move the timings the dispatcher appended into the routes' latency windows."""
+        timings = self.timings
+        while timings:
+            route, seconds = timings.popleft()
+            self._stats_for(route).samples.append(seconds)
 
-        return record
+    def error(self, route: Any) -> None:
+        """Count an unhandled exception raised while serving ``route``."""
+        self._stats_for(route).errors += 1
 
     def snapshot(self, hidden: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Per-route figures of this worker: name, pattern, count, errors and the latency histogram."""
+        self.drain()
         hide = tuple(hidden)
         rows = []
         for stats in list(self.routes.values()):

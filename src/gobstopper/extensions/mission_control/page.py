@@ -53,8 +53,8 @@ def render_page(mc: Any, request: Any) -> str:
 <section><h2>Requests by route</h2>
 <table id="route-metrics"><thead><tr><th>Route</th><th>Pattern</th><th class=num>Requests</th><th class=num>5xx</th>
 <th class=num>p50</th><th class=num>p90</th><th class=num>p99</th></tr></thead><tbody></tbody></table>
-<p class=muted>Latency: dispatch to response head, over each route's last 1,024 timed requests (every request
-at first, then one in 16).</p></section>
+<p class=muted>Latency: dispatch to response head, over each route's last 1,024 timed requests (about fifty
+requests a second are timed).</p></section>
 <section><h2>Route table</h2>
 <table id="route-table"><thead><tr><th>Methods</th><th>Path</th><th>Name</th><th>Handler</th><th>Blueprint</th></tr>
 </thead><tbody>{"".join(rows)}</tbody></table></section>
