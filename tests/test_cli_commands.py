@@ -186,7 +186,7 @@ def test_reload_turns_on_template_auto_reload(project: Path, monkeypatch: pytest
             pass
 
     monkeypatch.setattr(granian.server, "Server", FakeServer)
-    monkeypatch.delenv("GOBSTOPPER_TEMPLATES_AUTO_RELOAD", raising=False)
+    monkeypatch.setenv("GOBSTOPPER_TEMPLATES_AUTO_RELOAD", "0")  # restored afterwards: run_granian sets it to 1
     (project / "conf").mkdir()
     serve.run_granian(ServeConfig(target="app:app", reload=True, working_dir=project, reload_paths=("conf", "x.cfg")))
     [kwargs] = created
