@@ -177,6 +177,7 @@ def test_run_granian_passes_api_arguments(monkeypatch: pytest.MonkeyPatch, tmp_p
             created.append((("served",), {}))
 
     monkeypatch.setattr(granian.server, "Server", FakeServer)
+    monkeypatch.setenv("GOBSTOPPER_TEMPLATES_AUTO_RELOAD", "0")  # restored afterwards: reload sets it for the workers
     config = ServeConfig(target="hello:app", port=9100, workers=2, threads=3, reload=True, working_dir=tmp_path)
     serve.run_granian(config)
     (args, kwargs), served = created
