@@ -291,7 +291,7 @@ class MissionControl:
             return {"error": f"{type(exc).__name__}: {exc}"}
 
     async def stats(self) -> dict[str, Any]:
-        """Everything the dashboard shows, as JSON-ready data."""
+        """Everything the dashboard shows, as JSON-ready data (``routes[].errors`` counts unhandled exceptions)."""
         workers, route_rows, scope = await self._workers()
         routes = merge(route_rows)
         return {

@@ -30,7 +30,7 @@ def render_page(mc: Any, request: Any) -> str:
         for ident, label in (
             ("uptime", "Uptime"),
             ("requests", "Requests"),
-            ("errors", "5xx answers"),
+            ("errors", "Unhandled errors"),
             ("memory", "Memory (RSS)"),
             ("cpu", "CPU"),
             ("lag", "Event-loop lag"),
@@ -51,7 +51,7 @@ def render_page(mc: Any, request: Any) -> str:
 <main>
 <section class="cards">{cards}</section>
 <section><h2>Requests by route</h2>
-<table id="route-metrics"><thead><tr><th>Route</th><th>Pattern</th><th class=num>Requests</th><th class=num>5xx</th>
+<table id="route-metrics"><thead><tr><th>Route</th><th>Pattern</th><th class=num>Requests</th><th class=num>Errors</th>
 <th class=num>p50</th><th class=num>p90</th><th class=num>p99</th></tr></thead><tbody></tbody></table>
 <p class=muted>Latency: dispatch to response head, over each route's last 1,024 timed requests (about fifty
 requests a second are timed).</p></section>
