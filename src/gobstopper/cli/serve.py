@@ -6,20 +6,18 @@ The launchers here are what ``gobstopper run`` calls once the options are parsed
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INTERFACES = ("rsgi", "asgi")
-SERVERS = ("granian", "uvicorn")
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+from .config import INTERFACES, LOG_LEVELS, SERVERS
+from .discovery import TargetError, locate, normalize_target
+from .reload import TEMPLATES_AUTO_RELOAD_ENV, granian_filter, uvicorn_patterns
 
-
-class TargetError(ValueError):
-    """The ``module:attribute`` target is malformed or its module cannot be found."""
+__all__ = ["INTERFACES", "LOG_LEVELS", "SERVERS", "ServeConfig", "TargetError", "ensure_importable", "normalize_target",
+           "run_granian",
+           "run_uvicorn"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,8 @@ class ServeConfig:
         log_level: One of :data:`LOG_LEVELS`.
         access_log: Log one line per request.
         working_dir: Directory that is put first on ``sys.path`` so the target can be imported.
+        reload_paths: Extra files or folders (relative to ``working_dir``) whose changes restart the workers.
+        watch_files: Files that always restart the workers under ``reload`` (the ``--config`` file).
     """
 
     target: str
@@ -51,33 +51,8 @@ class ServeConfig:
     log_level: str = "info"
     access_log: bool = False
     working_dir: Path = field(default_factory=Path.cwd)
-
-
-def normalize_target(target: str) -> str:
-    """Turn what the user typed into a ``module:attribute`` import string.
-
-    ``app`` becomes ``app:app``; ``pkg/hello.py:api`` becomes ``pkg.hello:api``.
-
-    Args:
-        target: The APP argument of ``gobstopper run``.
-
-    Returns:
-        The normalised import string.
-
-    Raises:
-        TargetError: If the module or attribute part is empty or not a dotted name.
-    """
-    module, sep, attr = target.strip().partition(":")
-    if not sep:
-        attr = "app"
-    if module.endswith(".py"):
-        module = module[:-3].replace(os.sep, ".").replace("/", ".")
-    module = module.strip(".")
-    parts_ok = module and all(part.isidentifier() for part in module.split("."))
-    attr_ok = attr and all(part.isidentifier() for part in attr.split("."))
-    if not parts_ok or not attr_ok:
-        raise TargetError(f"invalid app {target!r}: expected 'module:attribute', e.g. 'app:app' or 'hello:app'")
-    return f"{module}:{attr}"
+    reload_paths: tuple[str, ...] = ()
+    watch_files: tuple[str, ...] = ()
 
 
 def ensure_importable(config: ServeConfig) -> None:
@@ -85,23 +60,26 @@ def ensure_importable(config: ServeConfig) -> None:
 
     The module is located, not executed, so app import side effects run only in the workers.
 
-    Args:
-        config: The server configuration.
-
     Raises:
-        TargetError: If the module cannot be found from the working directory.
+        TargetError: the module cannot be found from the working directory (the message lists the apps found).
     """
-    wd = str(config.working_dir.resolve())
-    if wd not in sys.path:
-        sys.path.insert(0, wd)
-    module = config.target.partition(":")[0]
-    importlib.invalidate_caches()
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
-        raise TargetError(f"cannot import {module!r} from {wd}: {exc}") from exc
-    if spec is None:
-        raise TargetError(f"cannot find module {module!r} in {wd} (run gobstopper from the app's directory)")
+    locate(config.target, config.working_dir)
+
+
+def _reload_setup(config: ServeConfig) -> tuple[list[Path], list[str]]:
+    # Folders to watch (the working directory and reload_paths folders) and files that always restart.
+    folders = [config.working_dir.resolve()]
+    files = [str(Path(f).resolve()) for f in config.watch_files]
+    for extra in config.reload_paths:
+        path = (config.working_dir / extra).resolve()
+        if path.is_dir():
+            folders.append(path)
+        else:
+            files.append(str(path))
+            folders.append(path.parent)
+    # Templates are re-read on change by the workers' engine rather than restarting them (cli/reload.py rule 2).
+    os.environ[TEMPLATES_AUTO_RELOAD_ENV] = "1"
+    return list(dict.fromkeys(folders)), files
 
 
 def run_granian(config: ServeConfig) -> None:
@@ -116,8 +94,10 @@ def run_granian(config: ServeConfig) -> None:
 
     kwargs: dict[str, object] = {}
     if config.reload:
+        folders, files = _reload_setup(config)
         kwargs.update(
-            reload_paths=[config.working_dir.resolve()],
+            reload_paths=folders,
+            reload_filter=granian_filter(files),
             # A syntax error while editing kills the worker; keep the server up until the next change.
             reload_ignore_worker_failure=True,
         )
@@ -180,13 +160,17 @@ def run_uvicorn(config: ServeConfig) -> None:
     from ..websocket._settings import MAX_WS_MESSAGE_BYTES
 
     wd = str(config.working_dir.resolve())
+    reload_options: dict[str, object] = {}
+    if config.reload:
+        folders, files = _reload_setup(config)
+        includes, excludes = uvicorn_patterns(config.working_dir.resolve(), files)
+        reload_options.update(reload_dirs=[str(f) for f in folders], reload_includes=includes, reload_excludes=excludes)
     uvicorn.run(
         config.target,
         host=config.host,
         port=config.port,
         workers=None if config.reload else config.workers,
         reload=config.reload,
-        reload_dirs=[wd] if config.reload else None,
         lifespan="on",
         log_level=config.log_level,
         access_log=config.access_log,
@@ -199,4 +183,5 @@ def run_uvicorn(config: ServeConfig) -> None:
         # default: cap that at the framework's limit so a message never fragments its way past it in memory.
         ws_max_size=MAX_WS_MESSAGE_BYTES,
         **uvicorn_limits(),  # type: ignore[arg-type]
+        **reload_options,  # type: ignore[arg-type]
     )

@@ -9,19 +9,17 @@ commands only need the storage: ``--database`` (default ``GOBSTOPPER_TASKS_DATAB
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import msgspec
 
-from gobstopper.cli.serve import TargetError, normalize_target
+from gobstopper.cli import discovery
+from gobstopper.cli.discovery import TargetError
 
 CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
 T = TypeVar("T")
@@ -36,26 +34,15 @@ database_option = click.option(
 
 
 def load_app(target: str) -> Any:
-    """Import ``module:attribute`` from the current directory and return the object.
+    """Import ``module:attribute`` from the current directory and return the object (see ``cli/discovery.py``).
 
     Raises:
         click.UsageError: the target is malformed or cannot be imported.
     """
     try:
-        target = normalize_target(target)
+        return discovery.load_app(target)
     except TargetError as exc:
-        raise click.UsageError(str(exc)) from exc
-    module_name, _, attr = target.partition(":")
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
         raise click.UsageError(f"cannot load {target!r}: {exc}") from exc
-    return obj
 
 
 def run_storage(database: str, work: Callable[[Any], Awaitable[T]]) -> T:

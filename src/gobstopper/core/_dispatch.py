@@ -10,8 +10,8 @@ request.
 from __future__ import annotations
 
 import asyncio
-import traceback
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -26,8 +26,8 @@ from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
 from ._returns import to_response
 
 if TYPE_CHECKING:
+    from ..adapter import WebSocketChannel
     from ..http.request import Request
-    from ..websocket._channel import WebSocketChannel
     from ..websocket.connection import WebSocket
     from .routes import RouteRecord
 
@@ -53,6 +53,12 @@ class Dispatcher:
         self.drained: asyncio.Event | None = None
         self.websockets: set[WebSocket] = set()
         self.mounts: list[tuple[str, Any]] = app._mounts  # the app's own list: mounts added later are seen
+        # Mission Control's seam (docs/mission-control.md). ``observe`` is None when it is off; when on, each request
+        # adds one to its route's ``hits`` (``unrouted`` when no route took it), and the request after each arming
+        # of ``time_next`` (about fifty a second) is timed: ``observe((route, seconds))``, see ``timed``.
+        self.observe: Callable[[Any], None] | None = None
+        self.time_next = False
+        self.unrouted = 0
 
     # -- the tables ------------------------------------------------------------------------------------------
 
@@ -108,6 +114,9 @@ class Dispatcher:
             early = await self.admit(request)
             if early is not None:
                 return early
+        observe = self.observe
+        if observe is not None and self.time_next:
+            return await self.timed(request, observe)
         self.inflight += 1
         try:
             if self.mounts:
@@ -125,10 +134,14 @@ class Dispatcher:
             else:
                 params = None
             if route is None:
+                if observe is not None:
+                    self.unrouted += 1
                 response = await (self.fallback or self._build_fallback())(request)
             else:
                 request._route = route
                 request._params = params
+                if observe is not None:
+                    route.hits += 1
                 direct = route.direct
                 if direct is None:
                     response = await (route.pipeline or route.build(self.handle_exception))(request)
@@ -157,6 +170,15 @@ class Dispatcher:
                 await request.close()  # uploaded files: finish pending saves, drop temporary files
             if self.drained is not None and not self.inflight:
                 self.drained.set()
+        return response
+
+    async def timed(self, request: Request, observe: Callable[[Any], None]) -> Response:
+        """Serve one request and give Mission Control its duration, ``observe((route, seconds))``: the one request
+        after each arming of ``time_next`` goes this way, so the others pay no clock read."""
+        self.time_next = False
+        started = perf_counter()
+        response = await self.handle(request)
+        observe((request._route, perf_counter() - started))
         return response
 
     async def admit(self, request: Request) -> Response | None:
@@ -262,9 +284,11 @@ class Dispatcher:
                 request.path,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            debug = self.app.debug
-            detail = "".join(traceback.format_exception(exc)) if debug else "The server had an internal error."
-            return render_http_exception(HTTPException(500, detail), _accept(request))
+            if self.app.debug:  # Error Prism (gobstopper.debug); production answers leak nothing
+                from ..debug import debug_response
+
+                return debug_response(request, exc)
+            return render_http_exception(HTTPException(500, "The server had an internal error."), _accept(request))
         except Exception:
             self.app.logger.exception("rendering an error failed")
             return _plain_500()

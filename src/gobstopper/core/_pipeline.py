@@ -31,7 +31,7 @@ class Route:
     """A route of the table as dispatch runs it: its record, the scaffolds around it (app, then blueprints from
     the outermost) and its composed pipeline."""
 
-    __slots__ = ("direct", "handler", "max_body_bytes", "pipeline", "record", "scaffolds", "takes_body")
+    __slots__ = ("direct", "handler", "hits", "max_body_bytes", "pipeline", "record", "scaffolds", "takes_body")
 
     def __init__(self, record: RouteRecord, scaffolds: Sequence[Any]) -> None:
         self.record = record
@@ -44,6 +44,7 @@ class Route:
         # The handler itself when nothing surrounds it (set by build(), cleared on changes): dispatch then awaits
         # it without a pipeline coroutine in between.
         self.direct: Callable[..., Any] | None = None
+        self.hits = 0  # requests served, counted only while Mission Control observes the dispatcher
 
     @property
     def name(self) -> str:

@@ -123,6 +123,11 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, BusAppA
         self.handle_websocket = self._dispatcher.handle_websocket
         if static_folder is not None:
             self._add_static_folder(os.fspath(static_folder), static_url_path, self.name, ())
+        if debug or os.environ.get("GOBSTOPPER_MISSION_CONTROL_TOKEN"):  # docs/mission-control.md
+            from ..extensions.mission_control import MissionControl, wanted
+
+            if wanted(self):
+                self.register_extension(MissionControl())
 
     def __repr__(self) -> str:
         return f"<Gobstopper {self.name!r}>"

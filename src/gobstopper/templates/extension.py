@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._env import env_flag
 from ..http.response import HTML, Response, StreamResponse
 from ._context import _request, bind_request, current_request
 from .engine import STREAM_CHUNK_BYTES, TemplateEngine
@@ -82,7 +83,8 @@ class Templates:
     Args:
         template_folder: the app's template folder (see :func:`resolve_folder`).
         must_exist: raise ``FileNotFoundError`` when the folder does not exist.
-        auto_reload: ``None`` follows ``app.debug``.
+        auto_reload: ``None`` follows ``app.debug``, and is also on when ``GOBSTOPPER_TEMPLATES_AUTO_RELOAD`` is
+            true (``gobstopper run --reload`` sets it: an edited template is served by the next request).
         cache_size, enable_async, **options: see :class:`~gobstopper.templates.engine.TemplateEngine`.
     """
 
@@ -122,7 +124,9 @@ class Templates:
         self._folder = resolve_folder(self.template_folder, app.name)
         if self.must_exist and not os.path.isdir(self._folder):
             raise FileNotFoundError(f"template folder {self._folder!r} does not exist")
-        auto_reload = app.debug if self.auto_reload is None else self.auto_reload
+        auto_reload = self.auto_reload
+        if auto_reload is None:
+            auto_reload = bool(app.debug) or env_flag("GOBSTOPPER_TEMPLATES_AUTO_RELOAD")
         self.engine = TemplateEngine(
             self._folder,
             auto_reload=auto_reload,
