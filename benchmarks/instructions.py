@@ -36,6 +36,8 @@ APPS = {
     "gobstopper-asgi": ("asgi", "apps.gobstopper_app:app"),
     "static-rsgi": ("rsgi", "apps.gobstopper_app_static:app"),
     "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
+    "security-rsgi": ("rsgi", "apps.gobstopper_app_security:app"),
+    "security-asgi": ("asgi", "apps.gobstopper_app_security:app"),
     "starlette-asgi": ("asgi", "baselines.starlette_app:app"),
 }
 PATHS = ("/plaintext", "/json")
