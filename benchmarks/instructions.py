@@ -56,6 +56,9 @@ class Headers:
     def get(self, name, default=None):
         return default
 
+    def get_all(self, name):
+        return []
+
     def items(self):
         return [("host", "127.0.0.1")]
 
@@ -116,6 +119,29 @@ else:
 
 for _ in range(200):  # warm-up: lazy start-up, caches, specialisation
     step(call())
+
+
+class CheckingProtocol:
+    def response_bytes(self, status, headers, body):
+        self.status = status
+
+    response_str = response_bytes
+
+    def response_empty(self, status, headers):
+        self.status = status
+
+
+async def checking_send(message):
+    if message["type"] == "http.response.start":
+        checking_send.status = message["status"]
+
+
+# A failing app would be measured as its error path: check the answer once, outside the counted loop.
+checked = CheckingProtocol()
+step(entry(scope, checked) if interface == "rsgi" else entry(scope, receive, checking_send))
+status = checked.status if interface == "rsgi" else checking_send.status
+if status != 200:
+    raise RuntimeError(f"{{path}} answered {{status}}, not 200")
 for _ in range(count):
     step(call())
 """
