@@ -38,6 +38,7 @@ APPS = {
     "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
     "security-rsgi": ("rsgi", "apps.gobstopper_app_security:app"),
     "security-asgi": ("asgi", "apps.gobstopper_app_security:app"),
+    "sec-parts-rsgi": ("rsgi", "apps.gobstopper_app_security_parts:app"),
     "starlette-asgi": ("asgi", "baselines.starlette_app:app"),
 }
 PATHS = ("/plaintext", "/json")
