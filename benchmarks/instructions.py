@@ -45,6 +45,9 @@ APPS: dict[str, tuple[str, str]] = {
     "mc-asgi": ("asgi", "apps.gobstopper_app_mission_control:app"),
     "static-rsgi": ("rsgi", "apps.gobstopper_app_static:app"),
     "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
+    "security-rsgi": ("rsgi", "apps.gobstopper_app_security:app"),
+    "security-asgi": ("asgi", "apps.gobstopper_app_security:app"),
+    "sec-parts-rsgi": ("rsgi", "apps.gobstopper_app_security_parts:app"),
     "starlette-asgi": ("asgi", "baselines.starlette_app:app"),
 }
 #: peer label -> (interface, module:attr, name in run.PEERS): served from that peer's virtualenv, started by lifespan.
@@ -67,6 +70,9 @@ interface, path, count, lifespan = {interface!r}, {path!r}, {count}, {lifespan!r
 class Headers:
     def get(self, name, default=None):
         return default
+
+    def get_all(self, name):
+        return []
 
     def items(self):
         return [("host", "127.0.0.1")]
@@ -132,9 +138,34 @@ else:
 tick = getattr(getattr(app, "extensions", {{}}).get("mission_control"), "tick", None)
 
 
+class CheckingProtocol:
+    def response_bytes(self, status, headers, body):
+        self.status = status
+
+    response_str = response_bytes
+
+    def response_empty(self, status, headers):
+        self.status = status
+
+
+async def checking_send(message):
+    if message["type"] == "http.response.start":
+        checking_send.status = message["status"]
+
+
+# A failing app would be measured as its error path: check the answer once, outside the counted loop.
+def check_answer():
+    checked = CheckingProtocol()
+    step(entry(scope, checked) if interface == "rsgi" else entry(scope, receive, checking_send))
+    status = checked.status if interface == "rsgi" else checking_send.status
+    if status != 200:
+        raise RuntimeError(f"{{path}} answered {{status}}, not 200")
+
+
 def serve():
     for _ in range(200):  # warm-up: lazy start-up, caches, specialisation
         step(call())
+    check_answer()
     if tick is None:
         for _ in range(count):
             step(call())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from gobstopper.cli.serve import ServeConfig
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A working directory with ``app.py``; no GOBSTOPPER_* variable leaks in; sys.path and modules restored."""
     for name in ("APP", "HOST", "PORT", "WORKERS", "THREADS", "RELOAD", "SERVER", "INTERFACE", "LOG_LEVEL",
                  "ACCESS_LOG", "RELOAD_PATHS", "CONFIG", "MISSION_CONTROL_TOKEN"):  # fmt: skip
@@ -28,8 +29,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "app.py").write_text("app = object()\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    return tmp_path
+    # sys.modules itself stays (the import system holds that very dict): the modules imported from the project
+    # are removed afterwards instead.
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        module_file = getattr(sys.modules[name], "__file__", None) or ""
+        if module_file.startswith(str(tmp_path)):
+            del sys.modules[name]
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@ in-process clients (Starlette's TestClient over ASGI, RSGITestClient over the fa
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -415,6 +418,70 @@ def test_message_repr_equality_and_json() -> None:
     assert WebSocketMessage("text", '{"a":1}').json() == {"a": 1}
     assert "close" in repr(WebSocketMessage("close", None, 1000))
     assert str(WebSocketMessage("bytes", b"ab")) == "ab"
+
+
+def test_the_message_module_holds_the_names_connection_re_exports() -> None:
+    from gobstopper.websocket import connection, messages
+
+    for name in ("WebSocketMessage", "WebSocketDisconnect", "ConnectionClosed"):
+        assert getattr(connection, name) is getattr(messages, name)
+    assert messages.too_big("é" * 6, 11) and not messages.too_big("é" * 5, 10) and messages.too_big(b"x" * 3, 2)
+    with pytest.raises(ValueError, match="close code"):
+        messages.check_close(1005, "")
+    with pytest.raises(ValueError, match="123 bytes"):
+        messages.check_close(1000, "é" * 62)
+    messages.check_close(4000, "x" * 123)
+
+
+class BrokenChannel(ScriptedChannel):
+    async def receive(self) -> tuple[str, Any]:
+        raise RuntimeError("the server broke")
+
+
+@pytest.mark.anyio
+async def test_a_connection_logs_through_the_logger_it_is_given(caplog: pytest.LogCaptureFixture) -> None:
+    channel = BrokenChannel()
+    base = make_ws(channel)
+    ws = WebSocket(base.request, channel, {}, WebSocketSettings(), logging.getLogger("given.logger"))
+    assert ws.logger.name == "given.logger"
+    with caplog.at_level(logging.ERROR):
+        await ws.accept()
+        closed = await ws.receive()
+    assert (closed.type, closed.code) == ("close", 1011)
+    assert [r.name for r in caplog.records if "reader failed" in r.getMessage()] == ["given.logger"]
+    await ws._teardown()
+
+
+@pytest.mark.anyio
+async def test_dispatch_gives_a_connection_the_app_logger() -> None:
+    app = Gobstopper("wslogger")
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def handler(websocket):
+        seen.append(websocket.logger.name)
+        await websocket.close()
+
+    with TestClient(app) as client, pytest.raises(WebSocketDenialResponse):
+        with client.websocket_connect("/ws"):
+            pass
+    assert seen == ["wslogger"]
+
+
+def test_the_websocket_package_never_names_the_app() -> None:
+    # docs/architecture.md rule 5: websocket/ receives what it needs (settings, a logger) and never reads anything
+    # off the app; it only hands it on to handlers as ``websocket.app``.
+    folder = Path(__file__).resolve().parent.parent / "src" / "gobstopper" / "websocket"
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        reads = [
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute) and n.value.attr == "app"
+        ]
+        assert reads == [], path.name
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not any(m and m.endswith("core.app") for m in imported), path.name
 
 
 # -- both in-process clients ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._env import env_flag, read_env
 from .middleware.security import SecurityMiddleware
+from .sessions.middleware import SessionMiddleware
 from .websocket._settings import WebSocketSettings
 
 
@@ -87,13 +88,13 @@ def _findings(app: Any, where: str, environ: Mapping[str, str] | None) -> Iterat
         )
     forced = is_production(environ) and not env_flag("GOBSTOPPER_ALLOW_INSECURE_COOKIES", environ)
     for middleware in _security_middleware(app):
+        name = type(middleware).__name__
         if getattr(middleware, "secret_key_generated", False):
             yield Finding(
                 "secret_key",
                 where,
-                "SecurityMiddleware has a random secret_key: sessions end with the process and are not shared "
-                "between workers",
-                "SecurityMiddleware(secret_key=os.environ['SECRET_KEY']) with 32 random bytes or more",
+                f"{name} has a random secret_key: sessions end with the process and are not shared between workers",
+                f"{name}(secret_key=os.environ['SECRET_KEY']) with 32 random bytes or more",
             )
         weak = [
             name
@@ -106,7 +107,7 @@ def _findings(app: Any, where: str, environ: Mapping[str, str] | None) -> Iterat
                 where,
                 f"the session cookie is sent without {' and '.join(weak)} (ENV=production forces them unless "
                 "GOBSTOPPER_ALLOW_INSECURE_COOKIES is set)",
-                "SecurityMiddleware(cookie_secure=True, cookie_httponly=True), or ENV=production",
+                f"{name}(cookie_secure=True, cookie_httponly=True), or ENV=production",
             )
     if http.body_timeout is None:
         yield Finding(
@@ -126,11 +127,12 @@ def _findings(app: Any, where: str, environ: Mapping[str, str] | None) -> Iterat
         yield from _findings(sub, f"mount {prefix}", environ)
 
 
-def _security_middleware(app: Any) -> Iterator[SecurityMiddleware]:
+def _security_middleware(app: Any) -> Iterator[SecurityMiddleware | SessionMiddleware]:
+    """The middlewares holding a session key and cookie settings, app and blueprints alike."""
     scaffolds = [app, *app.blueprints.values()]
     for scaffold in scaffolds:
         for entry in scaffold.middleware:
-            if isinstance(entry.middleware, SecurityMiddleware):
+            if isinstance(entry.middleware, (SecurityMiddleware, SessionMiddleware)):
                 yield entry.middleware
 
 

@@ -119,3 +119,17 @@ class ResponseHeaders(MutableMapping[str, str]):
     def raw(self) -> list[tuple[str, str]]:
         """The ``(name, value)`` pairs as they go on the wire (names lower-case)."""
         return self._list
+
+
+def add_vary(headers: ResponseHeaders, *names: str) -> None:
+    """Add ``names`` to the ``Vary`` header, keeping what is there and never repeating a name."""
+    current = headers.get("vary")
+    if current is None:
+        headers["vary"] = ", ".join(names)
+        return
+    present = {v.strip().lower() for v in current.split(",")}
+    if "*" in present:
+        return
+    missing = [n for n in names if n.lower() not in present]
+    if missing:
+        headers["vary"] = ", ".join([current, *missing])

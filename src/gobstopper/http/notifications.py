@@ -1,6 +1,7 @@
 """Flash-style notifications kept in the session until the next page shows them.
 
-They need :class:`~gobstopper.middleware.security.SecurityMiddleware` (``request.session``). At most
+They need a session (``request.session``): :class:`~gobstopper.sessions.SessionMiddleware` or
+:class:`~gobstopper.middleware.security.SecurityMiddleware`. At most
 ``MAX_NOTIFICATIONS`` are kept per session; older ones are dropped first.
 """
 
@@ -15,7 +16,7 @@ MAX_NOTIFICATIONS = 50
 def _session(request: Any) -> Any:
     session = getattr(request, "session", None)
     if session is None:
-        raise RuntimeError("notifications need a session: add SecurityMiddleware to the app")
+        raise RuntimeError("notifications need a session: add SessionMiddleware (or SecurityMiddleware) to the app")
     return session
 
 

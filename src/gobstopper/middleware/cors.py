@@ -6,28 +6,14 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
+from ..http.headers import add_vary
 from ..http.response import Response
 
 if TYPE_CHECKING:
-    from ..http.headers import ResponseHeaders
     from ..http.request import Request
 
 _SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language", "content-type"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def add_vary(headers: ResponseHeaders, *names: str) -> None:
-    """Add ``names`` to the ``Vary`` header, keeping what is there and never repeating a name."""
-    current = headers.get("vary")
-    if current is None:
-        headers["vary"] = ", ".join(names)
-        return
-    present = {v.strip().lower() for v in current.split(",")}
-    if "*" in present:
-        return
-    missing = [n for n in names if n.lower() not in present]
-    if missing:
-        headers["vary"] = ", ".join([current, *missing])
 
 
 class CORSMiddleware:

@@ -58,7 +58,7 @@ class _CsrfToken:
         preset = request.__dict__.get("_template_csrf_token")
         if preset is not None:
             return preset  # type: ignore[no-any-return]
-        from ..middleware.security import csrf_token
+        from ..middleware.csrf import csrf_token
 
         return csrf_token(request)
 
@@ -247,7 +247,7 @@ class Templates:
         if stream:
             if request is not None and "_security" in request.__dict__:
                 # The session is saved before a streamed body renders: make the token (and its secret) now.
-                from ..middleware.security import csrf_token
+                from ..middleware.csrf import csrf_token
 
                 request.__dict__["_template_csrf_token"] = csrf_token(request)
             chunks: Any = _generate_async(template, ctx) if self.enable_async else self.engine.generate(template, ctx)

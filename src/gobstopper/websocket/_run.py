@@ -50,9 +50,10 @@ async def run_websocket(
 ) -> None:
     """Call ``handler(websocket, **params)`` and end the connection properly whatever happens. Never raises.
 
-    ``open_websockets`` holds the connection while the handler runs (so shutdown can close it with 1001).
+    ``logger`` (the app's) receives the handler's and the connection's failures. ``open_websockets`` holds the
+    connection while the handler runs (so shutdown can close it with 1001).
     """
-    websocket = WebSocket(request, channel, params, settings)
+    websocket = WebSocket(request, channel, params, settings, logger)
     open_websockets.add(websocket)
     status, failed = NOT_ACCEPTED, False
     try:

@@ -4,14 +4,14 @@ A connection owns two small tasks once accepted: a reader (enforces the message 
 liveness clock, feeds a bounded inbox) and a writer (drains a bounded send queue into the adapter's channel, so
 a slow peer fills its own queue and is closed instead of stalling senders or growing memory). An optional
 watchdog runs the application-level heartbeat / idle timeout. The core talks to the server only through a
-:class:`~gobstopper.adapter.WebSocketChannel` (``docs/architecture.md``).
+:class:`~gobstopper.adapter.WebSocketChannel` (``docs/architecture.md``). The messages and their checks are in
+:mod:`.messages`, the two queues in :mod:`._queues`; this module re-exports the message names it always exported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -33,12 +33,15 @@ from ..adapter import (
     ChannelClosed,
     WebSocketChannel,
 )
+from ._queues import Inbox, Outbox
 from ._settings import WebSocketSettings
+from .messages import ConnectionClosed, WebSocketDisconnect, WebSocketMessage, check_close, too_big
 
 if TYPE_CHECKING:
     from ..http.request import Request
 
-logger = logging.getLogger("gobstopper.websocket")
+#: The logger a connection uses when it is given none (dispatch gives it the app's).
+_default_logger = logging.getLogger("gobstopper.websocket")
 
 CONNECTING = "connecting"
 OPEN = "open"
@@ -47,181 +50,6 @@ CLOSED = "closed"
 
 _json_encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
-
-
-class WebSocketDisconnect(ConnectionError):
-    """The connection is closed: the peer went away, or it was closed (by the app or a limit).
-
-    Raised by the ``receive_*`` helpers when the close arrives and by every send after it.
-
-    Attributes:
-        code: the close code (1005 when the peer sent none, which is always the case under RSGI; 1006 when
-            the connection dropped without a close frame).
-        reason: the close reason, if any.
-    """
-
-    def __init__(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
-        super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
-        self.code = code
-        self.reason = reason
-
-
-#: The reference's examples catch ``ConnectionClosed``; it is the same exception.
-ConnectionClosed = WebSocketDisconnect
-
-
-class WebSocketMessage:
-    """One received message.
-
-    Attributes:
-        type: ``"text"``, ``"bytes"`` or ``"close"``.
-        data: ``str`` for text, ``bytes`` for binary, ``None`` for close.
-        code: the close code for a ``"close"`` message, else ``None``.
-        reason: the close reason (``""`` when none).
-    """
-
-    __slots__ = ("code", "data", "reason", "type")
-
-    def __init__(self, type: str, data: str | bytes | None = None, code: int | None = None, reason: str = "") -> None:
-        self.type = type
-        self.data = data
-        self.code = code
-        self.reason = reason
-
-    def __str__(self) -> str:
-        # So the reference's ``await websocket.send(f"Echo: {message}")`` echoes the text, not a repr.
-        if isinstance(self.data, str):
-            return self.data
-        if isinstance(self.data, bytes):
-            return self.data.decode("utf-8", errors="replace")
-        return ""
-
-    def __repr__(self) -> str:
-        if self.type == CLOSE:
-            return f"WebSocketMessage(type='close', code={self.code!r}, reason={self.reason!r})"
-        data = self.data if self.data is None or len(self.data) <= 60 else self.data[:60]
-        return f"WebSocketMessage(type={self.type!r}, data={data!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, WebSocketMessage):
-            return NotImplemented
-        return (self.type, self.data, self.code) == (other.type, other.data, other.code)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def json(self) -> Any:
-        """The message decoded as JSON (``ValueError`` if it is not)."""
-        if self.data is None:
-            raise ValueError("a close message has no data")
-        return _json_decoder.decode(self.data)
-
-
-class _Inbox:
-    """Received messages waiting for the handler; bounded so an app that stops reading stops the reader
-    (and TCP pushes back on the peer). The final close message bypasses the bound."""
-
-    __slots__ = ("_items", "_limit", "_readable", "_room")
-
-    def __init__(self, limit: int) -> None:
-        self._items: deque[WebSocketMessage] = deque()
-        self._limit = limit
-        self._readable = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-
-    @property
-    def full(self) -> bool:
-        return len(self._items) >= self._limit
-
-    async def put(self, message: WebSocketMessage) -> None:
-        while len(self._items) >= self._limit:
-            self._room.clear()
-            await self._room.wait()
-        self._items.append(message)
-        self._readable.set()
-
-    def put_final(self, message: WebSocketMessage) -> None:
-        self._items.append(message)
-        self._readable.set()
-
-    async def get(self) -> WebSocketMessage:
-        while not self._items:
-            self._readable.clear()
-            await self._readable.wait()
-        message = self._items.popleft()
-        self._room.set()
-        return message
-
-
-class _Outbox:
-    """Messages waiting for the writer task, bounded in count and bytes (one message always fits)."""
-
-    __slots__ = ("_idle", "_ready", "_room", "items", "max_bytes", "max_items", "size")
-
-    def __init__(self, max_items: int, max_bytes: int) -> None:
-        self.items: deque[tuple[str | bytes, int]] = deque()
-        self.size = 0
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._room.set()
-        self._idle.set()
-
-    def fits(self, n: int) -> bool:
-        return not self.items or (len(self.items) < self.max_items and self.size + n <= self.max_bytes)
-
-    def push(self, data: str | bytes, n: int) -> None:
-        self.items.append((data, n))
-        self.size += n
-        self._idle.clear()
-        self._ready.set()
-
-    async def wait_room(self, n: int) -> None:
-        while not self.fits(n):
-            self._room.clear()
-            await self._room.wait()
-
-    async def next(self) -> str | bytes:
-        while not self.items:
-            self._idle.set()  # nothing queued and the writer is not writing
-            self._ready.clear()
-            await self._ready.wait()
-        data, n = self.items.popleft()
-        self.size -= n
-        self._room.set()
-        return data
-
-    def written(self) -> None:
-        if not self.items:
-            self._idle.set()
-
-    async def drained(self) -> None:
-        await self._idle.wait()
-
-    def clear(self) -> None:
-        self.items.clear()
-        self.size = 0
-        self._room.set()  # wake blocked senders: they see the closed state and raise
-        self._idle.set()
-
-
-def _too_big(data: str | bytes, limit: int) -> bool:
-    n = len(data)
-    if n > limit:
-        return True
-    if isinstance(data, str) and n * 4 > limit:  # a character is 1-4 UTF-8 bytes: encode only near the limit
-        return len(data.encode("utf-8", "surrogatepass")) > limit
-    return False
-
-
-def _check_close(code: int, reason: str) -> None:
-    # RFC 6455 §7.4: 1004-1006 and 1015 are never sent; 1016-2999 are reserved; 3000-4999 are for apps.
-    if not (code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-        raise ValueError(f"invalid WebSocket close code {code}")
-    if len(reason.encode("utf-8")) > 123:
-        raise ValueError("a WebSocket close reason must be at most 123 bytes in UTF-8")
 
 
 class WebSocket:
@@ -233,13 +61,14 @@ class WebSocket:
     a handshake that is not accepted is always answered with an explicit HTTP status.
 
     Attributes:
-        app: the application serving the connection.
-        request: the handshake as a :class:`~gobstopper.http.request.Request` (headers, cookies, client).
+        request: the handshake as a :class:`~gobstopper.http.request.Request` (headers, cookies, client;
+            ``websocket.app`` is the application).
         path_params: the converted path parameters.
         scope: the server's scope object (protocol specific; prefer the properties below).
         subprotocol: the subprotocol chosen in :meth:`accept` (ASGI only).
         close_code: the close code once closed (what the app sent, or what the peer sent).
         close_reason: the close reason once closed.
+        logger: where the connection logs its failures (the app's logger when dispatch creates it).
 
     Example:
         >>> @app.websocket("/ws/echo")
@@ -255,19 +84,20 @@ class WebSocket:
         channel: WebSocketChannel,
         path_params: dict[str, Any] | None = None,
         settings: WebSocketSettings | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.request = request
-        self.app = request.app
         self.scope = request._scope
         self.path_params: dict[str, Any] = path_params if path_params is not None else {}
         self.subprotocol: str | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         self.settings = settings if settings is not None else WebSocketSettings()
+        self.logger = logger if logger is not None else _default_logger
         self._channel = channel
         self._state = CONNECTING
-        self._inbox: _Inbox | None = None
-        self._outbox: _Outbox | None = None
+        self._inbox: Inbox | None = None
+        self._outbox: Outbox | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closer: asyncio.Task[Any] | None = None
         self._last_seen = 0.0
@@ -280,6 +110,11 @@ class WebSocket:
         return f"<WebSocket {self.path!r} {self._state}>"
 
     # -- the handshake ------------------------------------------------------------------------------------
+
+    @property
+    def app(self) -> Any:
+        """The application serving this connection (``websocket.request.app``, as ``request.app`` is for HTTP)."""
+        return self.request.app
 
     @property
     def path(self) -> str:
@@ -296,7 +131,7 @@ class WebSocket:
         """Query parameters (``websocket.query_params.get("token")``)."""
         params = self._query_params
         if params is None:
-            limit = getattr(self.app, "max_query_params", 1000)
+            limit = self.request.settings.max_query_params
             try:
                 pairs = parse_qsl(self.query_string, keep_blank_values=True, max_num_fields=limit)
             except ValueError:
@@ -377,8 +212,8 @@ class WebSocket:
         await self._channel.accept(subprotocol, header_list)
         self.subprotocol = subprotocol
         s = self.settings
-        self._inbox = _Inbox(s.receive_queue_size)
-        self._outbox = _Outbox(s.send_queue_size, s.send_queue_bytes)
+        self._inbox = Inbox(s.receive_queue_size)
+        self._outbox = Outbox(s.send_queue_size, s.send_queue_bytes)
         self._state = OPEN
         self._last_seen = asyncio.get_running_loop().time()
         self._tasks = [asyncio.ensure_future(self._read_loop()), asyncio.ensure_future(self._write_loop())]
@@ -593,7 +428,7 @@ class WebSocket:
         Raises:
             ValueError: ``code`` is not a valid close code or ``reason`` is over 123 bytes.
         """
-        _check_close(code, reason)
+        check_close(code, reason)
         if self._state == CONNECTING:
             await self.reject(403)
         elif self._state == OPEN:
@@ -680,7 +515,7 @@ class WebSocket:
                     self._peer_closed(int(data))  # type: ignore[arg-type]
                     return
                 self._last_seen = clock()
-                if _too_big(data, limit):  # type: ignore[arg-type]
+                if too_big(data, limit):  # type: ignore[arg-type]
                     await self._close(MESSAGE_TOO_BIG, "message too big", flush=False)
                     return
                 if reply is not None and data == reply:
@@ -689,7 +524,7 @@ class WebSocket:
         except asyncio.CancelledError:
             raise
         except Exception:
-            self._log().exception("WebSocket reader failed on %s", self.path)
+            self.logger.exception("WebSocket reader failed on %s", self.path)
             await self._close(INTERNAL_ERROR, "", flush=False)
 
     async def _write_loop(self) -> None:
@@ -733,9 +568,6 @@ class WebSocket:
                     await self._close(GOING_AWAY, "idle timeout", flush=False)
                     return
                 await asyncio.sleep(idle - silent)
-
-    def _log(self) -> logging.Logger:
-        return getattr(self.app, "logger", None) or logger
 
 
 __all__ = [
