@@ -49,6 +49,7 @@ NOT_FOUND = 3
 
 T = TypeVar("T")
 
+
 class RouteConflict(ValueError):
     """Two routes claim the same method for the same pattern."""
 

@@ -28,6 +28,7 @@ class FormSource(Protocol):
 
     def stream(self) -> AsyncGenerator[bytes, None]: ...
 
+
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 FORM_TYPES = frozenset({URLENCODED, MULTIPART})

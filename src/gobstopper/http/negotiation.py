@@ -16,6 +16,7 @@ class AcceptSource(Protocol):
 
     def header(self, name: str, default: str | None = None) -> str | None: ...
 
+
 #: Longer Accept headers are not parsed (the rest is ignored): parsing stays linear and bounded.
 MAX_ACCEPT_ITEMS = 64
 

@@ -48,6 +48,7 @@ DEFAULT_MAX_HEADERS_TOTAL_BYTES = DEFAULT_HTTP.max_headers_total_bytes
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
 
+
 class _LazyState:
     """The request's lazily computed state: a class default until first set, then in the instance ``__dict__``.
 
@@ -109,7 +110,6 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
     # A field, not a lazily set attribute: dispatch reads it after every request (uploads to release), and a
     # field reads faster than a class default behind the instance dict (benchmarks/instructions.py).
     _form: Any = None
-
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"

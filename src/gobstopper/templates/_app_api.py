@@ -14,6 +14,7 @@ from .registry import _takes_request, generation, template_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def _decorator(kind: str, owner: Any, name: Any) -> Any:
     def register(func: F, key: str | None = None) -> F:
         getattr(template_registry(owner), kind)[key or func.__name__] = func

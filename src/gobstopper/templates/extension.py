@@ -176,8 +176,7 @@ class Templates:
         registry = app.__dict__.get("_template_registry")
         self._app_processors = list(registry.context_processors) if registry is not None else []
         self._bp_processors = any(
-            bp.__dict__.get("_template_registry") is not None
-            and bp.__dict__["_template_registry"].context_processors
+            bp.__dict__.get("_template_registry") is not None and bp.__dict__["_template_registry"].context_processors
             for bp in app.blueprints.values()
         )
         # Compiled templates by name, while files are not watched (Jinja2's own cache checks a loader weakref and
