@@ -157,6 +157,12 @@ async def form(request):
     return {"fields": len(fields), "keys": sorted(fields)[:5], "sizes": {k: len(v[0]) for k, v in fields.items()}}
 
 
+@app.post("/form/items")
+async def form_items(request):
+    """Every text field as ``[name, [values]]``, names in the order they first arrived."""
+    return {"items": [[name, values] for name, values in (await request.form()).items()]}
+
+
 @app.post("/signup")
 async def signup(request):
     return {"signup": msgspec.to_builtins(await request.form(Signup))}

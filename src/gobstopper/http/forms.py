@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -23,6 +24,19 @@ MAX_FORM_FILES = 1000
 MAX_PART_BYTES = 1024 * 1024
 
 
+async def _ending_with_empty_chunk(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``stream``, then one empty chunk: the end-of-body mark Starlette's parsers were written for.
+
+    Starlette's own ``Request.stream()`` always ends with ``b""``, and ``FormParser`` up to Starlette 1.9 finalizes
+    the urlencoded parser only when it sees that empty chunk: without it the last field (``a=1&b=2`` -> ``b``) is
+    never emitted and silently lost. Our stream skips empty chunks, so the mark is added here (harmless to 1.10+,
+    which finalizes after the loop whatever the chunks).
+    """
+    async for chunk in stream:
+        yield chunk
+    yield b""
+
+
 async def parse_form(request: Request) -> FormData:
     """Parse the body as a form while it streams (counted against the body limit).
 
@@ -35,15 +49,14 @@ async def parse_form(request: Request) -> FormData:
     if mimetype not in FORM_TYPES:
         raise UnsupportedMediaType(f"Expected a form body ({URLENCODED} or {MULTIPART}).")
     headers = request.headers
+    body = _ending_with_empty_chunk(request.stream())
     try:
         if mimetype == URLENCODED:
-            parser: Any = FormParser(
-                headers, request.stream(), max_fields=MAX_FORM_FIELDS, max_part_size=MAX_PART_BYTES
-            )
+            parser: Any = FormParser(headers, body, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_PART_BYTES)
         else:
             parser = MultiPartParser(
                 headers,
-                request.stream(),
+                body,
                 max_files=MAX_FORM_FILES,
                 max_fields=MAX_FORM_FIELDS,
                 max_part_size=MAX_PART_BYTES,
