@@ -41,6 +41,10 @@ class Role(msgspec.Struct):
     role: str
 
 
+class AnyValue(msgspec.Struct):
+    value: object
+
+
 class Signup(msgspec.Struct):
     name: str
     age: int
@@ -90,6 +94,12 @@ async def json_any(request):
 async def get_json(request):
     """``request.get_json()``: Flask's ``force=True`` default, whatever the Content-Type."""
     return {"value": await request.get_json()}
+
+
+@app.post("/any")
+async def any_model(request, body: AnyValue):
+    """A Struct parameter whose field takes any JSON: msgspec recurses into it as into untyped JSON."""
+    return {"kind": type(body.value).__name__}
 
 
 @app.post("/user")
