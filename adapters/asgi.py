@@ -6,28 +6,62 @@ then lifecycle (here, the ASGI lifespan protocol).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
 
-from gobstopper.http._source import Connection, RawHeaders
-from gobstopper.http._streaming import pump
-from gobstopper.http.errors import ClientDisconnect
+from gobstopper.adapter import BYTES as WS_BYTES
+from gobstopper.adapter import (
+    CLOSE,
+    COMPLETE,
+    NO_STATUS,
+    STOPPED,
+    TEXT,
+    ChannelClosed,
+    ClientDisconnect,
+    Connection,
+    pump,
+)
 from gobstopper.http.request import Request
-from gobstopper.http.response import BYTES, FILE, Response
-from gobstopper.websocket._channel import BYTES as WS_BYTES
-from gobstopper.websocket._channel import CLOSE, NO_STATUS, TEXT, ChannelClosed
+from gobstopper.http.response import BODILESS_STATUSES, BYTES, FILE, Response
+
+from ._signals import take_over_sigterm
 
 _FILE_CHUNK = 64 * 1024
-_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class RawHeaders:
+    """A :class:`~gobstopper.adapter.HeaderSource` over ASGI's ``(bytes name, bytes value)`` pairs (names are
+    lower case)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def get(self, name: str, default: Any = None) -> Any:
+        key = name.lower().encode("latin-1")
+        for n, v in self._raw:
+            if n == key:
+                return v.decode("latin-1")
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [v.decode("latin-1") for n, v in self._raw if n == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw]
 
 
 class ASGISource:
     """How the core reads an ASGI request (``scope`` is the ASGI scope dict, ``channel`` is ``receive``)."""
 
     def query_string(self, scope: Any) -> str:
-        return scope["query_string"].decode("latin-1")
+        # The wire policy (gobstopper/http/_text.py): what Granian's RSGI scope gives for the same bytes.
+        return scope["query_string"].decode("utf-8", "replace")
 
     def headers(self, scope: Any) -> RawHeaders:
         return RawHeaders(scope["headers"])
@@ -45,7 +79,7 @@ class ASGISource:
             None,
         )
 
-    async def body(self, receive: Any) -> AsyncIterator[bytes]:
+    async def body(self, scope: Any, receive: Any) -> AsyncIterator[bytes]:
         while True:
             message = await receive()
             if message["type"] == "http.request":
@@ -60,7 +94,8 @@ SOURCE = ASGISource()
 
 
 class ASGIWebSocketChannel:
-    """The core's ``WebSocketChannel`` over ASGI websocket events (after ``websocket.connect``).
+    """The core's :class:`~gobstopper.adapter.WebSocketChannel` over ASGI websocket events (after
+    ``websocket.connect``).
 
     A refused handshake gets its HTTP status through the ``websocket.http.response`` extension when the server
     offers it (uvicorn, granian, Starlette's TestClient); otherwise a close before accept, which servers answer
@@ -78,13 +113,13 @@ class ASGIWebSocketChannel:
         self._denial = "websocket.http.response" in (scope.get("extensions") or {})
         self._answered = False  # the handshake got its 101 or its HTTP status
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self._answered = True
         await self._send(
             {"type": "websocket.accept", "subprotocol": subprotocol, "headers": _encode_headers(headers, False)}
         )
 
-    async def refuse(self, status: int) -> None:
+    async def reject(self, status: int) -> None:
         if self._answered:
             return
         self._answered = True
@@ -98,7 +133,7 @@ class ASGIWebSocketChannel:
         except (OSError, RuntimeError):
             pass
 
-    async def read(self) -> tuple[str, str | bytes | int]:
+    async def receive(self) -> tuple[str, str | bytes | int]:
         message = await self._receive()
         kind = message["type"]
         if kind == "websocket.receive":
@@ -109,14 +144,14 @@ class ASGIWebSocketChannel:
         # websocket.disconnect (servers send nothing else after connect)
         return CLOSE, message.get("code") or NO_STATUS
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         key = "text" if type(data) is str else "bytes"
         try:
             await self._send({"type": "websocket.send", key: data})
         except (OSError, RuntimeError):  # uvicorn raises ClientDisconnected (an OSError), granian RuntimeError
             raise ChannelClosed() from None
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         try:
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
         except (OSError, RuntimeError):
@@ -142,7 +177,7 @@ def _content_length(length: int) -> tuple[bytes, bytes]:
 
 
 def _encode_headers(headers: list[tuple[str, str]], skip_length: bool = True) -> list[tuple[bytes, bytes]]:
-    # UTF-8 values, as Granian's RSGI side sends them raw (RSGI-NOTES §1.6): same bytes on the wire.
+    # UTF-8 values, as Granian's RSGI side sends them raw (docs/rsgi-notes.md §1.6): same bytes on the wire.
     encoded = []
     for header in headers:
         name, value = header
@@ -164,6 +199,7 @@ class ASGIAdapter:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._handle = app.handle
+        self._settings = app.settings.http
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -174,7 +210,7 @@ class ASGIAdapter:
                 await self._serve_websocket(scope, receive, send)
             return
         method = scope["method"]
-        request = Request(method, scope["path"], scope, receive, SOURCE, self.app)
+        request = Request(method, scope["path"], scope, receive, SOURCE, self.app, self._settings)
         response: Response = await self._handle(request)
         kind = response.kind
         if kind is BYTES:
@@ -185,7 +221,7 @@ class ASGIAdapter:
             status = response.status
             # The common answer has just its content type, whose encoding is already known.
             encoded = _encoded_content_types.get(raw[0]) if len(raw) == 1 else None
-            if status in _NO_BODY_STATUSES:
+            if status in BODILESS_STATUSES:  # the core already emptied the body (RFC 9110 §15.3.5, §15.4.5)
                 headers = [encoded] if encoded is not None else _encode_headers(raw)
             else:
                 length = _length_headers.get(len(body)) or _content_length(len(body))
@@ -221,8 +257,7 @@ class ASGIAdapter:
         if remaining > 0:  # the file shrank under us: end the body rather than hang
             await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _send_stream(method: str, response: Any, receive: Any, send: Any) -> None:
+    async def _send_stream(self, method: str, response: Any, receive: Any, send: Any) -> None:
         headers = _encode_headers(response.raw_headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
@@ -237,23 +272,25 @@ class ASGIAdapter:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        try:
-            complete = await pump(response.chunks(), send_chunk, disconnected)
-        except OSError:  # the server reports a closed connection this way
-            return
-        if complete:
-            await send({"type": "http.response.body", "body": b""})
+        outcome = await pump(response.chunks(), send_chunk, disconnected, self.app)
+        if outcome is COMPLETE or outcome is STOPPED:
+            try:
+                await send({"type": "http.response.body", "body": b""})
+            except Exception:  # a write the server refused: the client left after the last chunk
+                pass
+        # FAILED: returning without the last body message makes the server close the connection without the
+        # terminating chunk (a truncated body, RFC 9112 §7.1); DISCONNECTED: nobody is listening.
 
     async def _serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "websocket.connect":
             return  # the client left before the handshake reached the app
-        request = Request("GET", scope["path"], scope, None, SOURCE, self.app)
+        request = Request("GET", scope["path"], scope, None, SOURCE, self.app, self._settings)
         channel = ASGIWebSocketChannel(scope, receive, send)
         try:
             await self.app.handle_websocket(request, channel)
         finally:
             # Belt and braces (the core already answers every handshake).
-            await channel.refuse(500)
+            await channel.reject(500)
             channel.release()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -268,6 +305,7 @@ class ASGIAdapter:
                     self.app.logger.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
+                take_over_sigterm(self.app, asyncio.get_running_loop())  # under Granian only (``_signals``)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.app.shutdown()

@@ -2,7 +2,7 @@
 
 Same shape as ``asgi.py``: a request source, then ``__call__`` (translate, ``app.handle``, send by body kind),
 then lifecycle. Scope attributes are Rust getters that allocate on every access, so each is read once and
-only when the core asks (RSGI-NOTES §1.2).
+only when the core asks (docs/rsgi-notes.md §1.2).
 """
 
 from __future__ import annotations
@@ -11,13 +11,31 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gobstopper.http._source import Connection, parse_host_port
-from gobstopper.http._streaming import pump
-from gobstopper.http.errors import ClientDisconnect
+from gobstopper.adapter import (
+    ABNORMAL_CLOSURE,
+    CLOSE,
+    NO_STATUS,
+    TEXT,
+    ChannelClosed,
+    ClientDisconnect,
+    Connection,
+    pump,
+)
+from gobstopper.adapter import BYTES as WS_BYTES
 from gobstopper.http.request import Request
 from gobstopper.http.response import BYTES, FILE, Response
-from gobstopper.websocket._channel import ABNORMAL_CLOSURE, CLOSE, NO_STATUS, TEXT, ChannelClosed
-from gobstopper.websocket._channel import BYTES as WS_BYTES
+
+from ._signals import take_over_sigterm
+
+
+def parse_host_port(value: str) -> tuple[str, int] | None:
+    """``"1.2.3.4:80"`` / ``"[::1]:80"`` -> ``(host, port)``; ``None`` for anything else (Unix sockets...)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
 
 
 class RSGISource:
@@ -41,19 +59,43 @@ class RSGISource:
             scope.authority,
         )
 
-    async def body(self, protocol: Any) -> AsyncIterator[bytes]:
+    def body(self, scope: Any, protocol: Any) -> AsyncIterator[bytes]:
+        # How the body's end is judged depends on the HTTP version: read here, only for requests whose body is read.
+        return self._body(protocol, scope.http_version not in ("2", "3"))
+
+    @staticmethod
+    async def _body(protocol: Any, http1: bool) -> AsyncIterator[bytes]:
+        # Granian's iterator ends with one empty chunk (G10) when the body ended well. When hyper reports a broken
+        # body (bad chunk framing, a malformed trailer, a connection closed before Content-Length was reached) the
+        # iterator gives an empty chunk for the error and then the empty end, and nothing else tells it apart
+        # (docs/deployment.md, "Malformed framing"). Over HTTP/1 that shape is also what trailer fields give, so
+        # a body followed by anything after its first empty chunk is refused: a broken body must never look
+        # complete. Over HTTP/2 an empty DATA frame is legal and the framing is the protocol's own.
+        ended = False
         try:
-            async for chunk in protocol:  # the last chunk is b"" (RSGI-NOTES G10); the core skips empties
-                yield chunk
+            async for chunk in protocol:
+                if ended and http1:
+                    raise ClientDisconnect(_BROKEN_BODY)
+                if chunk:
+                    yield chunk
+                else:
+                    ended = True
         except RuntimeError as exc:  # RSGIProtocolClosed / RSGIProtocolError are RuntimeErrors
             raise ClientDisconnect(str(exc)) from None
+
+
+_BROKEN_BODY = (
+    "The request body ended abnormally: broken chunked framing, a connection closed early, or trailer fields "
+    "(not accepted over HTTP/1.1 under Granian RSGI, which cannot tell them from a broken body)."
+)
 
 
 SOURCE = RSGISource()
 
 
 class RSGIWebSocketChannel:
-    """The core's ``WebSocketChannel`` over Granian's websocket protocol (RSGI-NOTES §1.5, G13-G15).
+    """The core's :class:`~gobstopper.adapter.WebSocketChannel` over Granian's websocket protocol
+    (``docs/rsgi-notes.md``).
 
     RSGI cannot send a subprotocol, handshake headers or (after ``accept()``) a close code or reason, and the
     peer's close code is not exposed either: a peer close reads as 1005.
@@ -69,11 +111,11 @@ class RSGIWebSocketChannel:
         self._transport: Any = None
         self._answered = False  # the handshake got its 101 or its HTTP status
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self._answered = True
-        self._transport = await self._protocol.accept()  # takes no arguments (G14)
+        self._transport = await self._protocol.accept()  # takes no arguments (docs/rsgi-notes.md, G14)
 
-    async def refuse(self, status: int) -> None:
+    async def reject(self, status: int) -> None:
         if self._answered or self._protocol is None:
             return
         self._answered = True
@@ -82,22 +124,22 @@ class RSGIWebSocketChannel:
         except RuntimeError:
             pass
 
-    async def read(self) -> tuple[str, str | bytes | int]:
+    async def receive(self) -> tuple[str, str | bytes | int]:
         # No local reference to the transport: a cancelled read's traceback must not keep it alive (release()).
         if self._transport is None:
             return CLOSE, ABNORMAL_CLOSURE
         try:
             message = await self._transport.receive()
-        except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (G15)
+        except RuntimeError:  # RSGIProtocolClosed / RSGIProtocolError (docs/rsgi-notes.md, G15)
             return CLOSE, ABNORMAL_CLOSURE
         kind = message.kind
         if kind == 2:
             return TEXT, message.data
         if kind == 1:
             return WS_BYTES, message.data
-        return CLOSE, NO_STATUS  # kind 0 has no .data and no code (G13, G15)
+        return CLOSE, NO_STATUS  # kind 0 has no .data and no code (docs/rsgi-notes.md, G13, G15)
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         if self._transport is None:
             raise ChannelClosed()
         try:
@@ -108,7 +150,7 @@ class RSGIWebSocketChannel:
         except RuntimeError:
             raise ChannelClosed() from None
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         protocol = self._protocol
         if protocol is not None:
             try:
@@ -135,13 +177,14 @@ class RSGIAdapter:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._handle = app.handle
+        self._settings = app.settings.http
 
     async def __call__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
             await self._serve_websocket(scope, protocol)
             return
         method = scope.method
-        request = Request(method, scope.path, scope, protocol, SOURCE, self.app)
+        request = Request(method, scope.path, scope, protocol, SOURCE, self.app, self._settings)
         response: Response = await self._handle(request)
         kind = response.kind
         if kind is BYTES:
@@ -168,8 +211,7 @@ class RSGIAdapter:
         else:
             protocol.response_file(response.status, headers, response.path)
 
-    @staticmethod
-    async def _send_stream(method: str, response: Any, protocol: Any) -> None:
+    async def _send_stream(self, method: str, response: Any, protocol: Any) -> None:
         transport = protocol.response_stream(response.status, _without_content_length(response.raw_headers))
         if method == "HEAD":
             return
@@ -180,30 +222,33 @@ class RSGIAdapter:
             else:
                 await transport.send_bytes(chunk)
 
-        try:
-            await pump(response.chunks(), send, protocol.client_disconnect)
-        except RuntimeError:  # the transport closed under us: the client is gone
-            pass
+        await pump(response.chunks(), send, protocol.client_disconnect, self.app)
+        # Whatever the outcome, Granian ends the body when the transport is freed, which is when this returns (pump
+        # cleared the frames of a failure's traceback). RSGI's stream transport cannot abort a body, so after a
+        # failure the terminating chunk still goes out (docs/sse.md, "A stream that fails"); ASGI servers omit it.
 
     async def _serve_websocket(self, scope: Any, protocol: Any) -> None:
-        request = Request("GET", scope.path, scope, None, SOURCE, self.app)
+        request = Request("GET", scope.path, scope, None, SOURCE, self.app, self._settings)
         channel = RSGIWebSocketChannel(protocol)
         try:
             await self.app.handle_websocket(request, channel)
         finally:
             # Belt and braces (the core already answers every handshake): never let Granian end one without
-            # an explicit status (G13). Then let go of Granian's objects so the close frame goes out now.
-            await channel.refuse(500)
+            # an explicit status (docs/rsgi-notes.md, G13). Then let go of Granian's objects so the close frame
+            # goes out now.
+            await channel.reject(500)
             channel.release()
 
-    # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (RSGI-NOTES §1.9) ---------
+    # -- lifecycle: RSGI has no lifespan protocol, only these two per-worker hooks (docs/rsgi-notes.md §1.9) --
 
     def init(self, loop: asyncio.AbstractEventLoop) -> None:
-        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure."""
+        """``__rsgi_init__``: start the app; a failure raises, so the worker exits like an ASGI startup failure.
+        Then take SIGTERM over, so open WebSockets get their close frame before Granian stops (``_signals``)."""
         if loop.is_running():  # Granian's embedded server calls this with its loop running
             loop.create_task(self.app.startup())
         else:
             loop.run_until_complete(self.app.startup())
+            take_over_sigterm(self.app, loop)
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:
         """``__rsgi_del__``: drain and run the shutdown handlers."""

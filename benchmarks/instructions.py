@@ -34,6 +34,8 @@ APPS = {
     "gobstopper-rsgi": ("rsgi", "apps.gobstopper_app:app"),
     "raw-asgi": ("asgi", "baselines.raw_asgi:app"),
     "gobstopper-asgi": ("asgi", "apps.gobstopper_app:app"),
+    "static-rsgi": ("rsgi", "apps.gobstopper_app_static:app"),
+    "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
     "starlette-asgi": ("asgi", "baselines.starlette_app:app"),
 }
 PATHS = ("/plaintext", "/json")

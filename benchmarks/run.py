@@ -6,7 +6,7 @@ against baseline B, same server, same scenario) is measured as ``--pairs`` pairs
 every comparison samples the whole run. The headline is the **median of the per-pair ratios** A/B with its
 interquartile range (IQR): two slices of a pair are seconds apart, so the machine's load moves both alike and the
 ratio stays put even when absolute req/s swing. Absolute medians are printed too; they mean nothing across runs
-on a shared machine (see PERFORMANCE.md). A microbenchmark of one ``Router.match`` call (no server) comes last.
+on a shared machine (see docs/performance.md §1). A microbenchmark of one ``Router.match`` call (no server) comes last.
 
 Usage::
 
@@ -21,10 +21,10 @@ Usage::
 rsgi for ``plaintext`` and ``json``: it is installed from PyPI into its own virtualenv, ``benchmarks/.emmett-venv``,
 with the project's granian and uvloop versions when pip accepts them, and served from there.
 
-``--memory`` runs something else instead: PERFORMANCE.md's memory target (RSS after 200k requests within 10% of
-RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on a fresh
-server, wrk runs of 1 s (``-t1 -c64``) are repeated until wrk's own request counts add up to 20,000, then 200,000
-(``--smoke``: 2,000 and 20,000); the ``VmRSS`` of the process that runs the app is read at each mark.
+``--memory`` runs something else instead: the memory target of docs/performance.md §2 (RSS after 200k requests
+within 10% of RSS after 20k). For Gobstopper under granian rsgi and uvicorn, on ``/plaintext`` and ``/json``, each on
+a fresh server, wrk runs of 1 s (``-t1 -c64``) are repeated until wrk's own request counts add up to 20,000, then
+200,000 (``--smoke``: 2,000 and 20,000); the ``VmRSS`` of the process that runs the app is read at each mark.
 
 The output format is kept stable so runs can be compared over time (``gobstopper benchmark v2``).
 """
@@ -222,7 +222,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *_static("static1m"),
 )
 
-#: ``--emmett`` only: Gobstopper against Emmett under granian rsgi, "ahead of Emmett" (PERFORMANCE.md).
+#: ``--emmett`` only: Gobstopper against Emmett under granian rsgi, "ahead of Emmett" (docs/performance.md §2).
 EMMETT_COMPARISONS: tuple[Comparison, ...] = tuple(
     Comparison(scenario, "granian-rsgi", "gobstopper", "emmett", 1.0, strict=True) for scenario in ("plaintext", "json")
 )
@@ -656,7 +656,7 @@ def load_routes_table() -> ModuleType:
 
 def router_classes() -> dict[str, Callable[[], Any] | None]:
     """The router implementations by name (None when the Rust extension is not installed)."""
-    from gobstopper.core._router import Router as PythonRouter
+    from gobstopper._native.router import Router as PythonRouter
 
     try:
         from gobstopper_rs import Router as RustRouter
@@ -711,8 +711,8 @@ def micro_benchmark(repeat: int, number: int, sizes: Sequence[int] = (10, 1000))
 #: ``--memory``: the app whose memory is watched, on each server, and the paths it is driven on.
 MEMORY_PAIRS: tuple[tuple[str, str], ...] = (("granian-rsgi", "gobstopper"), ("uvicorn", "gobstopper"))
 MEMORY_SCENARIOS: tuple[str, ...] = ("plaintext", "json")
-#: Cumulative request counts (wrk's own) after which the RSS is read: PERFORMANCE.md's 20k and 200k; ``--smoke``
-#: uses the small ones, which only check that the section runs.
+#: Cumulative request counts (wrk's own) after which the RSS is read: the 20k and 200k of docs/performance.md §2;
+#: ``--smoke`` uses the small ones, which only check that the section runs.
 MEMORY_MARKS = (20_000, 200_000)
 MEMORY_SMOKE_MARKS = (2_000, 20_000)
 MEMORY_TARGET = 1.10  # RSS at the second mark / RSS at the first, at most

@@ -288,6 +288,10 @@ class HttpxTarget(Target):
         method, target, headers, body = parse_raw_request(data)
         if not target.startswith("/"):
             raise NotImplementedError(f"in-process paths only take origin-form targets, not {target!r}")
+        try:  # raw UTF-8 in the target: httpx sends it percent-encoded, which the app decodes to the same text
+            target = target.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
         req = httpx.Request(method, httpx.URL(self.base + target), headers=headers, content=body or None)
         try:
             response = self.client.send(req)
@@ -352,9 +356,10 @@ class ServerKey:
 def server_command(kind: str, app: str, port: int) -> list[str]:
     if kind == "uvicorn":
         # Default HTTP implementation (httptools when installed, else h11); lifespan on so failures show; no
-        # Server header of its own, as ``gobstopper run`` starts it.
+        # Server header and no proxy-header rewriting of its own, as ``gobstopper run`` starts it.
         return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on",
-                "--no-server-header", "--no-access-log", "--app-dir", str(APPS_DIR), app]  # fmt: skip
+                "--no-server-header", "--no-proxy-headers", "--no-access-log", "--app-dir", str(APPS_DIR),
+                app]  # fmt: skip
     if kind in ("granian-asgi", "granian-rsgi"):
         return [sys.executable, "-m", "granian", "--interface", kind.split("-")[1], "--host", "127.0.0.1",
                 "--port", str(port), "--workers", "1", "--working-dir", str(APPS_DIR), app]  # fmt: skip

@@ -17,7 +17,7 @@ def assert_redirect(r: Result, path_and_query: str) -> None:
 
 
 def assert_no_open_redirect(r: Result) -> None:
-    """HARDENING row 37: a Location never begins with // or /\\ and never names another host."""
+    """docs/hardening.md row 37: a Location never begins with // or /\\ and never names another host."""
     if r.status in (301, 302, 303, 307, 308):
         location = r.header("location") or ""
         assert not location.startswith(("//", "/\\", "\\")), f"open redirect: {location!r}"

@@ -78,7 +78,7 @@ def test_forged_cookie_is_anonymous(target: Target, ref: Target) -> None:
 
 
 def test_no_server_software_is_named(target: Target) -> None:
-    # HARDENING row 39: SecurityMiddleware replaces the server's own Server header (Granian's "server: granian";
+    # docs/hardening.md row 39: SecurityMiddleware replaces the server's own Server header (Granian's "server: granian";
     # uvicorn runs with --no-server-header, as `gobstopper run` starts it).
     r = target.get("/")
     assert [v for v in r.header_list("server") if v.strip()] == [], r

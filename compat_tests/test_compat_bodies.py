@@ -1,4 +1,4 @@
-"""Request bodies, forms, uploads and request caps over every path: HARDENING.md rows 12–28, the 50 MB upload
+"""Request bodies, forms, uploads and request caps over every path: docs/hardening.md rows 12–28, the 50 MB upload
 next to ``/health`` (row 25), and Struct handlers obeying the body limit.
 
 Every request goes through ``target.raw`` (a raw socket on real servers: exact bytes, exact framing) with
@@ -642,7 +642,7 @@ def test_urlencoded_fields_all_arrive_in_order(target: Target, ref: Target, body
 # == row 25: a 50 MB upload next to /health ======================================================================
 
 
-def _upload(port: int, size: int, out: dict[str, Any]) -> None:
+def _upload(port: int, size: int, out: dict[str, Any], pause: float = 0.0) -> None:
     head_part = (
         f'--{B}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n".encode()
@@ -659,6 +659,8 @@ def _upload(port: int, size: int, out: dict[str, Any]) -> None:
                 n = min(left, len(block))
                 sock.sendall(block[:n])
                 left -= n
+                if pause:
+                    time.sleep(pause)  # the upload lasts long enough to be observed, however fast the machine
             sock.sendall(tail)
             out["response"] = read_response(sock)
     except Exception as exc:  # reported by the test
@@ -680,7 +682,7 @@ def _measure_upload(target: ServerTarget, pids: list[int], size: int) -> dict[st
     idle = [health() for _ in range(300)]
     before = rss_bytes(pids)
     out: dict[str, Any] = {"idle": idle, "busy": [], "before": before}
-    thread = threading.Thread(target=_upload, args=(target.server.port, size, out), daemon=True)
+    thread = threading.Thread(target=_upload, args=(target.server.port, size, out, 0.02), daemon=True)
     out["start"] = time.perf_counter()
     thread.start()
     peak = before

@@ -26,7 +26,7 @@ def test_middleware_short_circuit(target: Target, ref: Target) -> None:
 
 
 def test_app_middleware_wraps_404(target: Target, ref: Target) -> None:
-    # DESIGN §3: 404/405/308/400 go through app-level middleware (so CORS preflight works).
+    # docs/design.md §3: 404/405/308/400 go through app-level middleware (so CORS preflight works).
     r = target.get("/mw/nope")
     assert r.status == 404, r
     assert r.header("x-mw-out") == "low,mid,high", r

@@ -91,7 +91,7 @@ def test_file_response(target: Target, ref: Target, url: str) -> None:
     assert r.status == 200, r
     assert r.body == HELLO
     assert r.header("content-type") in ("text/plain; charset=utf-8", "text/plain"), r
-    assert r.header_list("content-length") == [str(len(HELLO))], r  # always set for files (RSGI-NOTES G6)
+    assert r.header_list("content-length") == [str(len(HELLO))], r  # always set for files (docs/rsgi-notes.md, G6)
     assert_same(r, ref.get(url))
     head = target.head(url)
     assert (head.status, head.body) == (200, b""), head

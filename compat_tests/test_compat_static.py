@@ -1,4 +1,4 @@
-"""Static files over every path: traversal (HARDENING rows 1-10), Range (row 11), conditionals, HEAD,
+"""Static files over every path: traversal (docs/hardening.md rows 1-10), Range (row 11), conditionals, HEAD,
 precompressed siblings, cache-control, the 1 MiB file byte for byte.
 
 Every request goes through ``target.raw``: a raw socket on real servers, so nothing is normalised on the way.
@@ -37,7 +37,8 @@ real_only = pytest.mark.real_servers_only
 
 
 def etag(data: bytes, suffix: str = "") -> str:
-    return f'W/"{len(data):x}-{MTIME_HEX}{suffix}"'
+    """The strong validator: size and nanosecond mtime (STATIC.md §5)."""
+    return f'"{len(data):x}-{MTIME_HEX}{suffix}"'
 
 
 def request_bytes(path: str, headers: Sequence[tuple[str, str]] = (), method: str = "GET") -> bytes:
@@ -448,16 +449,16 @@ def test_unsatisfiable_range_is_416(target: Target, ref: Target, url: str, value
 # -- conditionals --------------------------------------------------------------------------------------------
 
 HELLO_ETAG = etag(site.HELLO)
-STRONG = HELLO_ETAG.removeprefix("W/")
+WEAK = "W/" + HELLO_ETAG
 
 
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
         ([("if-none-match", HELLO_ETAG)], 304),
-        ([("if-none-match", STRONG)], 304),  # weak comparison
+        ([("if-none-match", WEAK)], 304),  # weak comparison
         ([("if-none-match", f'"other", {HELLO_ETAG}')], 304),
-        ([("if-none-match", f'"other",\t{STRONG} ')], 304),
+        ([("if-none-match", f'"other",\t{WEAK} ')], 304),
         ([("if-none-match", "*")], 304),
         ([("if-none-match", '"other"')], 200),
         ([("if-none-match", HELLO_ETAG + "x")], 200),
@@ -559,3 +560,71 @@ def test_vary_on_304_and_without_siblings(target: Target, ref: Target) -> None:
     assert r.status == 200, r  # the gzip variant has its own ETag
     r = send(target, "/static/hello.txt", [("accept-encoding", "gzip, br")])
     assert r.header("vary") is None and r.header("content-encoding") is None, r
+
+
+# -- preconditions (RFC 9110 §13.2.2; issue 11 item 2) ------------------------------------------------------
+
+BIG_ETAG = etag(site.BIG)
+EARLIER = "Tue, 02 Jan 2024 03:04:04 GMT"
+
+
+@pytest.mark.parametrize("url", ["/static/big.bin", "/dl/big.bin"])
+@pytest.mark.parametrize(
+    ("headers", "status", "span"),
+    [
+        # If-Range names another representation: the Range is ignored, the whole file is sent (was 206).
+        ([("range", "bytes=0-4"), ("if-range", '"other-tag"')], 200, None),
+        ([("range", "bytes=0-4"), ("if-range", BIG_ETAG)], 206, (0, 5)),
+        ([("range", "bytes=0-4"), ("if-range", "W/" + BIG_ETAG)], 200, None),  # strong comparison only
+        ([("range", "bytes=10-"), ("if-range", LAST_MODIFIED)], 206, (10, SIZE)),
+        ([("range", "bytes=10-"), ("if-range", EARLIER)], 200, None),
+        ([("range", "bytes=10-"), ("if-range", "not a validator")], 200, None),
+        ([("range", f"bytes={SIZE}-"), ("if-range", '"other-tag"')], 200, None),  # not even a 416
+        ([("if-range", '"other-tag"')], 200, None),  # no Range: nothing to do
+        ([("if-match", BIG_ETAG)], 200, None),
+        ([("if-match", f'"x", {BIG_ETAG}')], 200, None),
+        ([("if-match", "*")], 200, None),
+        ([("if-match", '"other-tag"')], 412, None),
+        ([("if-match", "W/" + BIG_ETAG)], 412, None),  # strong comparison only
+        ([("if-match", BIG_ETAG), ("range", "bytes=0-0")], 206, (0, 1)),
+        ([("if-unmodified-since", LAST_MODIFIED)], 200, None),
+        ([("if-unmodified-since", EARLIER)], 412, None),
+        ([("if-unmodified-since", "yesterday")], 200, None),  # not a date: ignored
+        ([("if-match", BIG_ETAG), ("if-unmodified-since", EARLIER)], 200, None),  # If-Match wins
+        ([("if-match", '"other-tag"'), ("if-none-match", BIG_ETAG)], 412, None),  # 412 before 304
+        ([("if-unmodified-since", EARLIER), ("if-modified-since", LAST_MODIFIED)], 412, None),
+        ([("if-match", BIG_ETAG), ("if-none-match", BIG_ETAG)], 304, None),
+        ([("if-none-match", BIG_ETAG), ("range", "bytes=0-4"), ("if-range", '"other-tag"')], 304, None),
+    ],
+    ids=lambda v: (
+        v if isinstance(v, int) else " + ".join(f"{k}={w[:20]}" for k, w in v) if isinstance(v, list) else str(v)
+    ),
+)
+def test_preconditions(
+    target: Target, ref: Target, url: str, headers: list[tuple[str, str]], status: int, span: tuple[int, int] | None
+) -> None:
+    r = send(target, url, headers)
+    assert r.status == status, r
+    if status == 200:
+        assert r.body == site.BIG
+        assert r.header("content-length") == str(SIZE) and r.header("content-range") is None, r
+    elif status == 206:
+        assert span is not None
+        assert r.body == site.BIG[span[0] : span[1]]
+        assert r.header("content-range") == f"bytes {span[0]}-{span[1] - 1}/{SIZE}", r
+    else:
+        assert r.body == b""
+    if status == 412 and url.startswith("/static/"):
+        assert own_headers(r) == [("content-length", "0")], r  # nothing about the file
+    assert_same(r, send(ref, url, headers))
+
+
+def test_precondition_failed_on_an_encoded_variant_varies(target: Target, ref: Target) -> None:
+    """If-Match names the identity variant; the client asked for br: 412, and the answer depends on the coding."""
+    headers = [("accept-encoding", "br"), ("if-match", etag(site.CSS))]
+    r = send(target, "/static/app.css", headers)
+    assert r.status == 412, r
+    assert sorted(own_headers(r)) == [("content-length", "0"), ("vary", "accept-encoding")], r
+    assert_same(r, send(ref, "/static/app.css", headers))
+    ok = send(target, "/static/app.css", [("accept-encoding", "br"), ("if-match", etag(site.CSS_BR, "-br"))])
+    assert ok.status == 200, ok

@@ -2,7 +2,7 @@
 against real uvicorn, granian asgi and granian rsgi.
 
 What differs by protocol, and is asserted per path:
-- after ``accept()``, RSGI delivers no close code or reason: the client sees 1005 (RSGI-NOTES G13);
+- after ``accept()``, RSGI delivers no close code or reason: the client sees 1005 (docs/rsgi-notes.md, G13);
 - a handshake refused before ``accept()`` carries its exact HTTP status everywhere (ASGI through the
   ``websocket.http.response`` extension, which uvicorn, granian and Starlette's TestClient offer).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -167,7 +168,7 @@ def test_blueprint_websocket_route(target: Target) -> None:
 
 
 def test_large_text_stays_one_text_message(target: Target) -> None:
-    # The reference split text over 64 KiB into binary frames (UPSTREAM-BEHAVIOUR §7.2 item 18).
+    # The reference split text over 64 KiB into binary frames (docs/upstream.md item 18).
     with ws_connect(target, "/ws/big-text?size=300000") as ws:
         message = ws.recv()
         assert isinstance(message, str)
@@ -211,7 +212,7 @@ def test_refused_handshakes_get_their_status(target: Target, path: str, status: 
 
 
 def test_refusals_never_take_the_worker_down(target: Target) -> None:
-    # Granian <= 2.8.5 dies on an RSGI handshake that ends without a status (RSGI-NOTES G13); one worker here.
+    # Granian <= 2.8.5 dies on an RSGI handshake that ends without a status (docs/rsgi-notes.md, G13); one worker here.
     before = pid_of(target)
     for path in ["/ws/nope", "/ws/raise-before", "/ws/return-before", "/ws/close-before", "/ws/abort"] * 3:
         with pytest.raises(Rejected):
@@ -291,3 +292,42 @@ def test_slow_consumer_is_closed_not_buffered(target: Target) -> None:
         assert result["code"] == 1008 and result["reason"] == "slow consumer"
         assert result["sent"] < 2000  # far less than the 3000 messages it tried
         del ws
+
+
+# -- what the server side records (docs/hardening.md rows 48, 49): under RSGI the peer sees 1005 for every close after
+# accept, so the code the framework's WebSocket recorded is what tells the closes apart (docs/websockets.md).
+
+
+def _recorded(target: Target, key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while True:
+        record: dict[str, Any] = target.get(f"/closes/{key}").json()
+        if record["known"] and record["closed"]:
+            return record
+        assert time.monotonic() < deadline, f"{key}: never closed on the server side: {record}"
+        time.sleep(0.02)
+
+
+CLOSES = [
+    # (path, what the client sends after connecting, the code and reason the framework closes with)
+    pytest.param("/ws/close-code", "", 4001, "bye", id="close(4001)"),
+    pytest.param("/ws/return-after", "", 1000, "", id="handler-returns"),
+    pytest.param("/ws/raise-after", "", 1011, "", id="handler-raises"),
+    pytest.param("/strict/ws/echo", "x" * 1025, 1009, "message too big", id="message-too-big"),
+    pytest.param("/hb/ws/echo", "", 1011, "heartbeat timeout", id="heartbeat-timeout"),
+    pytest.param("/idle/ws/echo", "", 1001, "idle timeout", id="idle-timeout"),
+]
+
+
+@pytest.mark.parametrize(("path", "message", "code", "reason"), CLOSES)
+def test_the_server_side_records_every_close_the_framework_makes(
+    target: Target, path: str, message: str, code: int, reason: str
+) -> None:
+    key = os.urandom(6).hex()
+    with ws_connect(target, f"{path}?key={key}", GOOD) as ws:
+        if message:
+            ws.send(message)
+        closed = ws.recv_close(5)
+    assert closed.code == after_accept_code(target, code), closed
+    record = _recorded(target, key)
+    assert (record["code"], record["reason"]) == (code, reason), record

@@ -1,4 +1,4 @@
-"""Hand-built WebSocket frames against real servers (HARDENING row 48).
+"""Hand-built WebSocket frames against real servers (docs/hardening.md row 48).
 
 A raw-socket client (RFC 6455 frames built here, masked as a client must) talks to ``apps/ws_limits.py``: an
 echo handler with ``MAX_WS_MESSAGE_BYTES = 1024`` that records what it was given (``GET /received/<id>``).
@@ -260,7 +260,7 @@ def _assert_worker_survived(target: Target, pid: int) -> None:
 
 
 def _assert_closed_by_framework(target: Target, closed: Closed, record: dict[str, Any], code: int) -> None:
-    # The framework closed with ``code``; under RSGI the peer cannot be told (it sees 1005, RSGI-NOTES G13), so
+    # The framework closed with ``code``; under RSGI the peer cannot be told (it sees 1005, docs/rsgi-notes.md, G13), so
     # there the code the handler's WebSocket recorded is the evidence that our limit, not the server, acted.
     assert closed.code == after_accept_code(target, code), closed
     assert record["close_code"] == code, record
@@ -409,8 +409,9 @@ def test_deflate_bomb_is_never_inflated_into_the_handler(target: Target, inflate
     pid = _pid(target)
     ws, conn_id = _connect(target, deflate=True)
     try:
-        # uvicorn negotiates permessage-deflate (its default); Granian offers no compression at all (RSGI-NOTES
-        # G14, and its ASGI side likewise). Pinned, so that a change sends someone back to this test.
+        # uvicorn negotiates permessage-deflate (its default); Granian offers no compression at all
+        # (docs/rsgi-notes.md, G14, and its ASGI side likewise). Pinned, so that a change sends someone back to this
+        # test.
         assert ws.deflate == (target.name == "uvicorn"), ws.extensions
         wbits = _client_window_bits(ws.extensions)
         if ws.deflate:

@@ -1,4 +1,4 @@
-"""The runnable examples in examples/, served by every path (DESIGN.md §1: each example is tested)."""
+"""The runnable examples in examples/, served by every path (docs/design.md §1: each example is tested)."""
 
 from __future__ import annotations
 

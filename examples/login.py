@@ -29,7 +29,7 @@ USERS = {"ada": "lovelace"}
 
 @app.get("/login")
 async def login_form(request):
-    token = security.generate_csrf_token(request.session)
+    token = request.csrf_token  # made on first read, in this session
     messages = "".join(f"<p>{html.escape(m)}</p>" for m in get_notifications(request))
     return (
         f"<!doctype html><title>Log in</title>{messages}"

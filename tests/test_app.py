@@ -19,7 +19,7 @@ from gobstopper import (
     make_response,
     redirect,
 )
-from gobstopper.core._router import RouteConflict
+from gobstopper._native.router import RouteConflict
 from gobstopper.testing import TestClient
 
 
@@ -125,7 +125,7 @@ def test_404_405_options_head(app: Gobstopper) -> None:
 
 
 def test_exact_path_table_gives_the_routers_answer(app: Gobstopper) -> None:
-    # handle() looks parameterless routes up in app._exact_routes before the router: same route, every time.
+    # handle() looks parameterless routes up in its exact-path table before the router: same route, every time.
     async def handler(request, **params):
         return request.endpoint
 
@@ -141,11 +141,11 @@ def test_exact_path_table_gives_the_routers_answer(app: Gobstopper) -> None:
     api.route("/items", methods=["PUT"], name="put_items")(handler)
     app.register_blueprint(api)
 
-    for path, by_method in app._exact_routes.items():
+    for path, by_method in app._dispatcher.exact.items():
         for method, route in by_method.items():
-            assert app._router.match(method, path)[1] is route, (method, path)
-    assert {m: r.name for m, r in app._exact_routes["/b"].items()} == {"HEAD": "head_b", "GET": "get_b"}
-    assert {m: r.name for m, r in app._exact_routes["/c"].items()} == {"GET": "get_c", "HEAD": "head_c"}
+            assert app._dispatcher.router.match(method, path)[1] is route, (method, path)
+    assert {m: r.name for m, r in app._dispatcher.exact["/b"].items()} == {"HEAD": "head_b", "GET": "get_b"}
+    assert {m: r.name for m, r in app._dispatcher.exact["/c"].items()} == {"GET": "get_c", "HEAD": "head_c"}
     client = TestClient(app)
     assert client.post("/a").text == "post_a"
     assert client.get("/c/").text == "get_c_slash"
@@ -544,12 +544,12 @@ def test_shutdown_waits_for_in_flight_requests_then_refuses(app: Gobstopper) -> 
             def headers(self, scope):
                 return {}
 
-        request = Request("GET", "/slow", None, None, Src(), app)
+        request = Request("GET", "/slow", None, None, Src(), app, app.settings.http)
         in_flight = asyncio.ensure_future(app.handle(request))
         await asyncio.sleep(0.01)
         await app.shutdown(timeout=5)
         response = await in_flight
-        refused = await app.handle(Request("GET", "/slow", None, None, Src(), app))
+        refused = await app.handle(Request("GET", "/slow", None, None, Src(), app, app.settings.http))
         return response.status, refused.status
 
     assert asyncio.run(scenario()) == (200, 503)

@@ -1,6 +1,6 @@
 """Smoke test of benchmarks/run.py: it runs end to end and produces ratios, for every scenario.
 
-Never asserts on speed: the machine is shared and noisy (see PERFORMANCE.md).
+Never asserts on speed: the machine is shared and noisy (see docs/performance.md §1).
 """
 
 from __future__ import annotations
@@ -358,3 +358,16 @@ def test_memory_smoke_run(tmp_path: Path) -> None:
     # granian serves from a worker, its main process's child; uvicorn --workers 1 from the process started.
     assert rows["granian-rsgi"]["pid"] != rows["granian-rsgi"]["server_pid"]
     assert rows["uvicorn"]["pid"] == rows["uvicorn"]["server_pid"]
+
+
+def test_templates_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/templates.py runs end to end (render ratios, streamed-page memory); no assertion on speed."""
+    out = tmp_path / "templates.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "templates.py"), "--smoke", "--only", "render", "--json", str(out)],
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    results = json.loads(out.read_text())
+    assert results["render"]["render_template_over_bare_jinja2"]["median"] > 0

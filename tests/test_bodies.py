@@ -1,7 +1,7 @@
 """Forms, multipart, uploads, ``bind``, negotiation and ``LimitsMiddleware`` through both in-process clients
 (ASGI ``TestClient`` and ``RSGITestClient``); ``secure_filename`` and the negotiation parser directly.
 
-The HARDENING rows themselves run over every path, real servers included, in
+The rows of docs/hardening.md themselves run over every path, real servers included, in
 ``compat_tests/test_compat_bodies.py``; this module pins the API around them.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +23,12 @@ from hypothesis import strategies as st
 from starlette.datastructures import Headers, UploadFile
 
 from gobstopper import Gobstopper, LimitsMiddleware, Response, negotiate, secure_filename
-from gobstopper.http.file_storage import FileStorage, display_filename
+from gobstopper.http._json import json_too_deep
+from gobstopper.http.file_storage import FileStorage, UploadSpool, display_filename
 from gobstopper.http.forms import MAX_FORM_FIELDS, MAX_FORM_FILES, MAX_PART_BYTES
 from gobstopper.http.negotiation import MAX_ACCEPT_ITEMS, accepts, best_match, parse_accept
-from gobstopper.http.request import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JSON_DEPTH, json_too_deep
+from gobstopper.http.request import DEFAULT_MAX_BODY_BYTES
+from gobstopper.settings import DEFAULT_MAX_JSON_DEPTH
 from gobstopper.testing import RSGITestClient, TestClient
 
 B = "bNd"
@@ -101,7 +105,8 @@ def make_app(upload_dir: Path) -> Gobstopper:
     async def save_no_await(request):
         storage = (await request.get_files())["f"]
         target = upload_dir / "reference-style"
-        storage.save(target)  # the reference's style: not awaited; the request waits for it before finishing
+        storage.save(target)  # the reference's style: not awaited; complete when it returns
+        saved["size_at_once"] = os.path.getsize(target)
         saved["path"] = target
         return {"ok": True}
 
@@ -218,12 +223,90 @@ def test_file_storage_read_seek_save_to_path_and_file_object(client: Any) -> Non
     assert [p.name for p in client.upload_dir.iterdir()] == ["My_Report.txt"]
 
 
-def test_file_storage_save_without_await_finishes_before_the_response(client: Any) -> None:
-    """Reference-style ``file.save(path)`` (not awaited) still writes the whole file before the request ends."""
+def test_file_storage_save_without_await_is_complete_when_it_returns(client: Any) -> None:
+    """Reference-style ``file.save(path)`` (not awaited) has written the whole file when it returns (Flask)."""
     data = os.urandom(3 * 1024 * 1024)  # over the 1 MiB spool: a real temporary file
     r = client.post("/save-no-await", content=multipart(part("f", data, "a.bin")), headers={"content-type": MULTIPART})
     assert r.status_code == 200, r.text
+    assert client.app_under_test.saved["size_at_once"] == len(data)
     assert client.app_under_test.saved["path"].read_bytes() == data
+
+
+def _spooled_upload(data: bytes) -> FileStorage:
+    spool = UploadSpool(max_size=1024 * 1024)
+    spool.write(data)
+    spool.seek(0)
+    return FileStorage("f", UploadFile(spool, filename="a.bin"))  # type: ignore[arg-type]
+
+
+def _new_file_mode(directory: Path) -> int:
+    probe = directory / "probe"
+    probe.write_bytes(b"")
+    mode = probe.stat().st_mode & 0o777
+    probe.unlink()
+    return mode
+
+
+def test_spooled_upload_is_moved_into_place_not_copied(tmp_path: Path) -> None:
+    data = os.urandom(2 * 1024 * 1024)
+    storage = _spooled_upload(data)
+    spool = storage.stream
+    temporary = spool.path  # type: ignore[attr-defined]
+    assert temporary is not None and os.stat(temporary).st_mode & 0o777 == 0o600  # private while spooled
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"an older file of that name")
+    storage.save(target)
+    assert target.read_bytes() == data  # replaced, whole
+    assert os.stat(target).st_ino == os.fstat(spool.fileno()).st_ino  # the same file: moved, not copied
+    assert not os.path.exists(temporary) and spool.path is None  # type: ignore[attr-defined]
+    assert target.stat().st_mode & 0o777 == _new_file_mode(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]  # no temporary name left beside it
+    storage.save(tmp_path / "second.bin")  # the spool is still readable: a second save copies
+    assert (tmp_path / "second.bin").read_bytes() == data
+    buffer = io.BytesIO()
+    storage.save(buffer)
+    assert buffer.getvalue() == data
+    spool.close()
+
+
+def test_spooled_upload_to_another_file_system_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hard links cannot cross file systems: the spool lives on /dev/shm (tmpfs) here, the target in tmp_path."""
+    shm = Path("/dev/shm")
+    assert shm.is_dir() and os.stat(shm).st_dev != os.stat(tmp_path).st_dev
+    spool_dir = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+        data = os.urandom(2 * 1024 * 1024)
+        storage = _spooled_upload(data)
+        temporary = storage.stream.path  # type: ignore[attr-defined]
+        assert temporary is not None and temporary.startswith(str(spool_dir))
+        storage.save(tmp_path / "out.bin")
+        assert (tmp_path / "out.bin").read_bytes() == data
+        assert os.path.exists(temporary)  # copied: the spool keeps its file until closed
+        assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+        storage.stream.close()
+        assert not os.path.exists(temporary)
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+
+def test_spool_files_are_removed_after_the_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    app = Gobstopper(__name__)
+    seen: list[str] = []
+
+    @app.post("/u")
+    async def u(request):
+        storage = (await request.get_files())["f"]
+        seen.append(storage.stream.path)
+        return {"on_disk": os.path.exists(storage.stream.path)}
+
+    with TestClient(app) as c:
+        r = c.post(
+            "/u", content=multipart(part("f", b"x" * (2 * 1024 * 1024), "a")), headers={"content-type": MULTIPART}
+        )
+    assert r.json() == {"on_disk": True}
+    assert seen[0].startswith(str(tmp_path)) and list(tmp_path.iterdir()) == []
 
 
 def test_file_storage_outside_an_event_loop(tmp_path: Path) -> None:
@@ -369,6 +452,11 @@ def test_bind_from_each_source(client: Any) -> None:
     r = client.post("/bind/query?name=q&age=6&tags=a&tags=b")
     assert r.json() == {"name": "q", "age": 6, "tags": ["a", "b"]}
     assert client.get("/bind-query?name=q&age=7").json()["age"] == 7  # auto without a body type: the query
+    # One value for a list field is a one-element list (it used to be a scalar, so a 422); forms alike.
+    assert client.post("/bind/query?name=q&age=8&tags=a").json()["tags"] == ["a"]
+    assert client.post("/bind/form", content=b"name=f&age=9&tags=b", headers={"content-type": URLENC}).json()[
+        "tags"
+    ] == ["b"]
 
 
 def test_bind_errors(client: Any) -> None:
@@ -582,6 +670,22 @@ def test_json_depth_default_app_and_environment(tmp_path: Path, monkeypatch: pyt
     with TestClient(app) as c:
         assert c.post("/json", content=b"[[[1]]]", headers={"content-type": "application/json"}).json()["depth"] == 3
         assert_problem(c.post("/json", content=b"[[[[1]]]]", headers={"content-type": "application/json"}), 400)
+
+
+def test_datastar_signals_obey_the_nesting_limit() -> None:
+    """Signals come from the body or the ``datastar`` query parameter, not through ``request.json()``: the same
+    nesting limit applies to both."""
+    app = Gobstopper(__name__)
+
+    @app.route("/act", methods=["GET", "POST"])
+    async def act(request):
+        return {"signals": await request.datastar()}
+
+    deep = '{"a":' * 200 + "1" + "}" * 200
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.post("/act", content=b'{"a":{"b":1}}').json() == {"signals": {"a": {"b": 1}}}
+        for r in (c.post("/act", content=deep.encode()), c.get("/act", params={"datastar": deep})):
+            assert "deeper than 128 levels" in assert_problem(r, 400)["detail"]
 
 
 # -- the reference's synchronous parse_multipart ------------------------------------------------------------

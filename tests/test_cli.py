@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -212,6 +213,13 @@ def test_run_uvicorn_passes_api_arguments(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert kwargs["lifespan"] == "on"
     assert kwargs["app_dir"] == str(tmp_path.resolve())
     assert kwargs["ws_max_size"] == MAX_WS_MESSAGE_BYTES  # uvicorn buffers no more of a message than the app accepts
+    assert kwargs["proxy_headers"] is False  # app.trusted_proxies is the only proxy policy
+    # The slow-client limits uvicorn offers (it has no header or body timeout: docs/deployment.md).
+    assert (kwargs["timeout_keep_alive"], kwargs["limit_concurrency"]) == (5, 1000)
+    assert kwargs["timeout_graceful_shutdown"] == 10  # the app's shutdown budget
+    monkeypatch.setenv("GOBSTOPPER_SHUTDOWN_TIMEOUT", "2.5")
+    serve.run_uvicorn(ServeConfig(target="hello:app", server="uvicorn", interface="asgi", working_dir=tmp_path))
+    assert calls[-1][1]["timeout_graceful_shutdown"] == 3
 
 
 # ------------------------------------------------------------------------------------------ real servers
@@ -301,6 +309,44 @@ def test_run_serves_hello_example(start_cli: Any, server: str) -> None:
     assert process.returncode is not None
 
 
+PROXY_APP = """
+from gobstopper import Gobstopper
+
+app = Gobstopper(__name__)
+app.trusted_proxies = {trusted!r}
+
+
+@app.get("/")
+async def who(request):
+    return {{"client_ip": request.client_ip, "scheme": request.scheme}}
+"""
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("server", list(SERVER_ARGS))
+@pytest.mark.parametrize(
+    ("trusted", "expected"),
+    [
+        ([], {"client_ip": "127.0.0.1", "scheme": "http"}),  # uvicorn alone would believe 127.0.0.1
+        (["127.0.0.1"], {"client_ip": "203.0.113.9", "scheme": "https"}),
+    ],
+    ids=["untrusted", "trusted"],
+)
+def test_run_leaves_forwarded_headers_to_trusted_proxies(
+    start_cli: Any, tmp_path: Path, server: str, trusted: list[str], expected: dict[str, str]
+) -> None:
+    """Issue 11 item 9: ``gobstopper run`` never lets the server apply a proxy policy of its own."""
+    project = tmp_path / "proxy_project"
+    project.mkdir()
+    (project / "proxyapp.py").write_text(PROXY_APP.format(trusted=trusted))
+    port, _, log_path = start_cli(project, "proxyapp:app", *SERVER_ARGS[server])
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read()) == expected, log_path.read_text()
+
+
 RELOAD_APP = """
 VERSION = b"{version}"
 
@@ -344,3 +390,26 @@ def test_reload_picks_up_changes(start_cli: Any, tmp_path: Path, server: str) ->
             pass
         time.sleep(0.2)
     pytest.fail(f"no reload:\n{log_path.read_text()}")
+
+
+def test_run_uvicorn_without_uvicorn_names_the_extra(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # what an install without the extra looks like to `import`
+    result = CliRunner().invoke(cli_main.cli, ["run", "app:app", "--server", "uvicorn"])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'gobstopper[uvicorn]'" in result.output
+
+
+def test_the_core_dependencies_are_what_the_core_imports() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest's own dependency
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
+    assert required == {"granian", "starlette", "msgspec", "anyio", "click", "python-multipart"}
+    extras = project["optional-dependencies"]
+    assert any(dep.startswith("uvicorn") for dep in extras["uvicorn"])
+    assert {dep.split(">")[0] for dep in extras["testing"]} == {"httpx", "httpx2"}
+    assert "uvicorn" in extras["all"][0] and "testing" in extras["all"][0]
+    assert any("uvicorn" in dep and "testing" in dep for dep in extras["dev"])

@@ -1,4 +1,4 @@
-"""DESIGN.md §2: the core never imports a server protocol; adapters are the only protocol code."""
+"""docs/design.md §2: the core never imports a server protocol; adapters are the only protocol code."""
 
 from __future__ import annotations
 
@@ -54,18 +54,34 @@ def test_core_imports_no_server_protocol() -> None:
     assert violations == []
 
 
-def test_core_never_awaits_send_receive_or_a_protocol() -> None:
-    # Rule 2: the core awaits only its own small interfaces.
+# What only a server protocol has: RSGI protocol methods and ASGI event types.
+RSGI_METHODS = {"response_bytes", "response_str", "response_file", "response_file_range", "response_stream",
+                "response_empty", "client_disconnect"}  # fmt: skip
+ASGI_EVENT = ("http.response.", "http.request", "http.disconnect", "websocket.", "lifespan.")
+
+
+def test_core_never_drives_a_server_protocol() -> None:
+    # Rule 2: the core talks to servers only through the interfaces of gobstopper.adapter; it never calls an RSGI
+    # protocol method nor builds or reads an ASGI event.
     violations = []
     for path in core_modules():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
-                func = node.value.func
-                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-                if name in {"send", "receive", "protocol", "response_stream", "client_disconnect", "accept"}:
-                    violations.append(f"{path.relative_to(ROOT)}:{node.lineno} awaits {name}()")
+            if isinstance(node, ast.Attribute) and node.attr in RSGI_METHODS:
+                violations.append(f"{path.relative_to(ROOT)}:{node.lineno} uses .{node.attr}")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(ASGI_EVENT):
+                violations.append(f"{path.relative_to(ROOT)}:{node.lineno} names the ASGI event {node.value!r}")
     assert violations == []
+
+
+def test_the_adapters_implement_the_interface() -> None:
+    from gobstopper.adapter import HeaderSource, RequestSource, WebSocketChannel
+    from gobstopper.adapters import asgi, rsgi
+
+    assert isinstance(rsgi.SOURCE, RequestSource) and isinstance(asgi.SOURCE, RequestSource)
+    assert isinstance(asgi.RawHeaders([]), HeaderSource)
+    assert isinstance(rsgi.RSGIWebSocketChannel(object()), WebSocketChannel)
+    assert isinstance(asgi.ASGIWebSocketChannel({}, None, None), WebSocketChannel)
 
 
 def test_the_trampoline_is_the_only_core_module_that_mentions_the_adapters() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gobstopper import _static_resolver as twin
+from gobstopper._native import statics as twin
 
 try:
     import gobstopper_rs
@@ -57,7 +57,7 @@ Resolver = Callable[..., Any]
 
 
 def _rust_function(root: str, follow: bool) -> Resolver:
-    return lambda *args: gobstopper_rs.resolve(root, *args, follow_symlinks=follow)
+    return lambda *args, **kw: gobstopper_rs.resolve(root, *args, follow_symlinks=follow, **kw)
 
 
 def _rust_class(root: str, follow: bool) -> Resolver:
@@ -65,7 +65,7 @@ def _rust_class(root: str, follow: bool) -> Resolver:
 
 
 def _twin_function(root: str, follow: bool) -> Resolver:
-    return lambda *args: twin.resolve(root, *args, follow_symlinks=follow)
+    return lambda *args, **kw: twin.resolve(root, *args, follow_symlinks=follow, **kw)
 
 
 def _twin_class(root: str, follow: bool) -> Resolver:
@@ -101,11 +101,18 @@ def _args(req: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+PRECONDITIONS = ("if_match", "if_unmodified_since", "if_range")
+
+
+def _kwargs(req: dict[str, Any]) -> dict[str, Any]:
+    return {name: req[name] for name in PRECONDITIONS}
+
+
 @pytest.mark.parametrize("make", IMPLEMENTATIONS)
 @pytest.mark.parametrize("vector", DATA["vectors"], ids=[v["name"] for v in DATA["vectors"]])
 def test_vector(vector: dict[str, Any], make: Callable[[str, bool], Resolver], base: str) -> None:
     resolver = make(os.path.join(base, "static"), vector["follow_symlinks"])
-    got = as_dict(resolver(*_args(vector["request"])))
+    got = as_dict(resolver(*_args(vector["request"]), **_kwargs(vector["request"])))
     expected = dict(vector["expect"])
     if expected["path"] is not None:
         expected["path"] = os.path.join(base, expected["path"])
@@ -238,7 +245,8 @@ encoding_text = st.one_of(
     st.text(max_size=10),
 )
 etag_text = st.one_of(
-    st.sampled_from(['W/"5-17979cfe3d85cd15"', '"5-17979cfe3d85cd15"', "*", 'W/"5-0"', 'W/"5-17979cfe3d85cd15-gz"']),
+    st.sampled_from(['W/"5-17979cfe3d85cd15"', '"5-17979cfe3d85cd15"', "*", 'W/"5-0"', '"5-17979cfe3d85cd15-gz"']),
+    st.builds(lambda a, b: f"{a}, {b}", st.sampled_from(['"x"', "*", ""]), st.sampled_from(['"5-17979cfe3d85cd15"'])),
     st.text(max_size=10),
 )
 
@@ -253,6 +261,9 @@ etag_text = st.one_of(
     rng=st.none() | range_text,
     ae=st.none() | encoding_text,
     follow=st.booleans(),
+    im=st.none() | etag_text,
+    ius=st.none() | date_text,
+    ir=st.none() | etag_text | date_text,
 )
 def test_random_requests_agree(
     base: str,
@@ -263,10 +274,16 @@ def test_random_requests_agree(
     rng: str | None,
     ae: str | None,
     follow: bool,
+    im: str | None,
+    ius: str | None,
+    ir: str | None,
 ) -> None:
     root = os.path.join(base, "static")
     args = (rel_path, method, inm, ims, rng, ae)
-    expected = as_dict(twin.resolve(root, *args, follow_symlinks=follow))
-    assert as_dict(gobstopper_rs.resolve(root, *args, follow_symlinks=follow)) == expected
+    kwargs = {"if_match": im, "if_unmodified_since": ius, "if_range": ir}
+    expected = as_dict(twin.resolve(root, *args, follow_symlinks=follow, **kwargs))
+    assert as_dict(gobstopper_rs.resolve(root, *args, follow_symlinks=follow, **kwargs)) == expected
+    rs_class = gobstopper_rs.StaticResolver(root, follow_symlinks=follow)
+    assert as_dict(rs_class.resolve(*args, **kwargs)) == expected
     if expected["path"] is not None and not follow:
         assert expected["path"].startswith(root + os.sep)

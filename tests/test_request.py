@@ -10,7 +10,9 @@ import msgspec
 import pytest
 
 from gobstopper import Gobstopper
-from gobstopper.http._source import Connection, RawHeaders, parse_host_port
+from gobstopper.adapter import Connection
+from gobstopper.adapters.asgi import RawHeaders
+from gobstopper.adapters.rsgi import parse_host_port
 from gobstopper.http.errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge
 from gobstopper.http.request import Request, decode_json
 
@@ -41,14 +43,15 @@ class FakeSource:
     def connection(self, scope: Any) -> Connection:
         return Connection("http", self.client, ("127.0.0.1", 8000), self.http_version, self.authority)
 
-    async def body(self, channel: Any) -> AsyncIterator[bytes]:
+    async def body(self, scope: Any, channel: Any) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
             self.pulled += 1
             yield chunk
 
 
 def request(headers=(), app: Gobstopper | None = None, **kwargs: Any) -> Request:
-    return Request("GET", "/", None, None, FakeSource(list(headers), **kwargs), app or Gobstopper("t"))
+    app = app or Gobstopper("t")
+    return Request("GET", "/", None, None, FakeSource(list(headers), **kwargs), app, app.settings.http)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +128,16 @@ def test_client_ip_ignores_forwarded_for_unless_from_a_trusted_proxy() -> None:
     chain = [("x-forwarded-for", "1.2.3.4, 10.0.0.7"), ("x-forwarded-proto", "https")]
     r = request(chain, app=app)
     assert (r.client_ip, r.scheme) == ("1.2.3.4", "https")
+
+
+def test_request_id_comes_from_a_trusted_proxy_only_and_must_be_visible_ascii() -> None:
+    given = [("x-request-id", "abc-123")]
+    untrusted = request(given)
+    assert untrusted.id != "abc-123" and len(untrusted.id) == 32
+    app = Gobstopper("t", trusted_proxies=["10.0.0.0/8"])
+    assert request(given, app=app).id == "abc-123"
+    assert request([("x-request-id", "a b")], app=app).id != "a b"
+    assert request([("x-request-id", "x" * 201)], app=app).id != "x" * 201
 
 
 def test_client_address_parsing_handles_ipv6() -> None:

@@ -1,4 +1,4 @@
-"""The Python router: the executable spec of DESIGN.md §4."""
+"""The Python router: the executable spec of docs/design.md §4."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import uuid
 
 import pytest
 
-from gobstopper.core._router import (
+from gobstopper._native.pattern import parse_pattern
+from gobstopper._native.router import (
     BAD_PARAM,
     FOUND,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     RouteConflict,
     Router,
-    flask_to_starlette,
-    parse_pattern,
 )
 
 
@@ -133,10 +132,6 @@ def test_conflicts_are_detected_whatever_the_parameter_names() -> None:
 def test_bad_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(ValueError):
         parse_pattern(pattern)
-
-
-def test_flask_to_starlette() -> None:
-    assert flask_to_starlette("/u/<int:id>/<name>") == "/u/{id:int}/{name:str}"
 
 
 def test_lookup_does_not_scan_all_routes() -> None:

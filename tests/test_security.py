@@ -1,4 +1,4 @@
-"""SecurityMiddleware: security headers everywhere (HARDENING row 39) and CSRF (row 44), plus notifications."""
+"""SecurityMiddleware: security headers everywhere (docs/hardening.md row 39) and CSRF (row 44), plus notifications."""
 
 from __future__ import annotations
 
@@ -253,18 +253,42 @@ def test_csrf_can_be_disabled() -> None:
         assert client.post("/change", headers={"origin": "https://evil.example"}).status_code == 200
 
 
-def test_request_csrf_token_is_set_once_the_session_has_one() -> None:
+def test_request_csrf_token_is_created_on_first_read() -> None:
+    """Issue 11 item 7: Django's get_token semantics, within the request's own session."""
     app, security = make_app()
+
+    @app.get("/attr")
+    async def attr(request: Any) -> Any:
+        first = request.csrf_token
+        return {"token": first, "again": request.csrf_token}
+
+    @app.get("/cold")
+    async def cold(request: Any) -> Any:
+        return {"cold": True}  # never reads the token: no session is created
+
+    with TestClient(app, base_url="https://testserver") as client:
+        cold_answer = client.get("/cold")
+        assert "set-cookie" not in cold_answer.headers
+        r = client.get("/attr")
+        token = r.json()["token"]
+        assert token and r.json()["again"] == token  # one value per response
+        assert "session_id=" in r.headers["set-cookie"]  # the session holding the secret was saved
+        assert "cookie" in r.headers["vary"].lower() and r.headers["cache-control"] == "private"
+        assert client.post("/change", headers={"x-csrf-token": token, "origin": ORIGIN}).status_code == 200
+        # A session that already has a secret: the same secret, masked afresh, no new cookie.
+        r = client.get("/attr")
+        assert r.json()["token"] != token and "set-cookie" not in r.headers
+        assert client.post("/change", headers={"x-csrf-token": r.json()["token"], "origin": ORIGIN}).status_code == 200
+
+
+def test_request_csrf_token_without_security_middleware_is_none() -> None:
+    app = Gobstopper(__name__)
 
     @app.get("/attr")
     async def attr(request: Any) -> Any:
         return {"token": request.csrf_token}
 
-    with TestClient(app, base_url="https://testserver") as client:
-        assert client.get("/attr").json()["token"] is None  # no session yet: nothing created
-        client.get("/token")
-        token = client.get("/attr").json()["token"]
-        assert token and client.post("/change", headers={"x-csrf-token": token, "origin": ORIGIN}).status_code == 200
+    assert TestClient(app).get("/attr").json() == {"token": None}
 
 
 def test_host_cookie_prefix_rules() -> None:
@@ -331,7 +355,11 @@ def test_notifications_need_a_session() -> None:
         assert client.get("/").status_code == 500
 
 
-def test_server_header_is_replaced_by_default() -> None:
+def test_server_header_is_replaced_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import granian  # noqa: F401 - what a Granian worker has imported
+
     from gobstopper import Gobstopper
     from gobstopper.middleware import SecurityMiddleware
     from gobstopper.testing import RSGITestClient, TestClient
@@ -343,11 +371,18 @@ def test_server_header_is_replaced_by_default() -> None:
     async def index(request):
         return "x"
 
-    # An empty value is what stops Granian from adding "server: granian" (checked on real Granian); the same
-    # bytes go out under ASGI.
+    # In a Granian worker an empty value is what stops Granian from adding "server: granian" (checked on real
+    # Granian, RSGI and ASGI).
     with RSGITestClient(app) as client:
         assert client.get("/").headers.get_list("server") == [""]
     assert [v for v in TestClient(app).get("/").headers.get_list("server") if v] == []
+    # Elsewhere (uvicorn puts its own header first whatever the app sends) nothing: one Server header at most.
+    monkeypatch.delitem(sys.modules, "granian")
+    assert "server" not in TestClient(app).get("/").headers
+    named = Gobstopper("named")
+    named.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False, server_header="edge"))
+    named.get("/")(index)
+    assert TestClient(named).get("/").headers.get_list("server") == ["edge"]
     kept = Gobstopper("kept")
     kept.add_middleware(SecurityMiddleware(secret_key="k" * 32, enable_csrf=False, server_header=None))
     kept.get("/")(index)

@@ -1,4 +1,4 @@
-"""HARDENING row 36: ``?next=`` with each of Django's bad URLs is refused and redirects to ``/``."""
+"""docs/hardening.md row 36: ``?next=`` with each of Django's bad URLs is refused and redirects to ``/``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sessions: one suite, every backend (memory, file, Redis, PostgreSQL), the last two on real servers.
 
-HARDENING.md rows 40-43 (cookies, forged ids, fixation, Vary) and §4 (expiry, logout, key rotation, writes only
+docs/hardening.md rows 40-43 (cookies, forged ids, fixation, Vary) and §2 (expiry, logout, key rotation, writes only
 when modified). Redis and PostgreSQL come from ``scripts/test`` (``scripts/services``); under CI a missing
 server fails instead of skipping.
 """

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import WebSocketDenialResponse
 
 from gobstopper import Gobstopper, abort
+from gobstopper.adapter import BYTES, CLOSE, TEXT, WebSocketChannel
 from gobstopper.adapters.rsgi import SOURCE
 from gobstopper.http.request import Request
 from gobstopper.testing import (
@@ -31,8 +32,6 @@ from gobstopper.websocket import (
     WebSocketMessage,
     WebSocketSettings,
 )
-from gobstopper.websocket._channel import BYTES, CLOSE, TEXT
-from gobstopper.websocket._serve import serve
 
 
 @pytest.fixture
@@ -55,25 +54,29 @@ class ScriptedChannel:
         self.write_blocks = write_blocks
         self._unblock = asyncio.Event()
 
-    async def open(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
+    async def accept(self, subprotocol: str | None, headers: list[tuple[str, str]]) -> None:
         self.opened = True
 
-    async def refuse(self, status: int) -> None:
-        self.refused = status
+    async def reject(self, status: int) -> None:
+        if self.refused is None:
+            self.refused = status
 
-    async def read(self) -> tuple[str, Any]:
+    async def receive(self) -> tuple[str, Any]:
         return await self.incoming.get()
 
-    async def write(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes) -> None:
         if self.shut_with is not None:
             raise ChannelClosed()
         if self.write_blocks:
             await self._unblock.wait()  # a peer that never reads
         self.sent.append(data)
 
-    async def shut(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> None:
         self.shut_with = (code, reason)
         self.incoming.put_nowait((CLOSE, code))
+
+    def release(self) -> None:
+        pass
 
     # the peer's side
     def peer_send(self, data: str | bytes) -> None:
@@ -83,11 +86,15 @@ class ScriptedChannel:
         self.incoming.put_nowait((CLOSE, code))
 
 
+def test_the_scripted_channel_implements_the_adapter_interface() -> None:
+    assert isinstance(ScriptedChannel(), WebSocketChannel)
+
+
 def make_ws(channel: ScriptedChannel, **settings: Any) -> WebSocket:
     app = Gobstopper("wsunit")
 
     scope = RSGIScope("GET", "/ws", "a=1&a=2&token=t", RSGIHeaders([("origin", "https://x.example")]), proto="ws")
-    request = Request("GET", "/ws", scope, None, SOURCE, app)
+    request = Request("GET", "/ws", scope, None, SOURCE, app, app.settings.http)
     return WebSocket(request, channel, {"room": "r"}, WebSocketSettings(**settings))
 
 
@@ -264,15 +271,16 @@ async def test_the_send_queue_is_bounded_in_bytes_too() -> None:
 @pytest.mark.anyio
 async def test_heartbeat_pings_a_silent_peer_then_closes_it_and_swallows_pongs() -> None:
     channel = ScriptedChannel()
-    ws = make_ws(channel, heartbeat_interval=0.05, heartbeat_timeout=0.05)
+    # Windows wide enough for a loaded machine: the pong must arrive within heartbeat_timeout of the ping.
+    ws = make_ws(channel, heartbeat_interval=0.3, heartbeat_timeout=0.3)
     await ws.accept()
     await wait_until(lambda: "ping" in channel.sent)
     channel.peer_send("pong")  # an answer: alive, and not for the handler
-    await asyncio.sleep(0.08)
+    await asyncio.sleep(0.1)
     assert ws.connection_state == "open"
     channel.peer_send("real")
     assert await ws.receive_text() == "real"  # the pong was swallowed
-    closed = await asyncio.wait_for(ws.receive(), 1)
+    closed = await asyncio.wait_for(ws.receive(), 3)
     assert (closed.type, closed.code) == ("close", 1011)
     assert channel.shut_with == (1011, "heartbeat timeout")
     await ws._teardown()
@@ -321,7 +329,7 @@ async def test_serve_refuses_unknown_paths_and_failed_handlers_with_explicit_sta
     for path, status in (("/nope", 404), ("/raise", 500), ("/quiet", 403), ("/auth", 401)):
         channel = ScriptedChannel()
         scope = RSGIScope("GET", path, "", RSGIHeaders([]), proto="ws")
-        await serve(app, Request("GET", path, scope, None, SOURCE, app), channel)
+        await app.handle_websocket(Request("GET", path, scope, None, SOURCE, app, app.settings.http), channel)
         assert channel.refused == status, path
 
 

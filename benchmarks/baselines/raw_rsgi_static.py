@@ -1,7 +1,7 @@
 """Raw RSGI static files: ``proto.response_file`` for ``/static/<name>``, the ceiling for static files on Granian.
 
 Serves the regular files directly inside ``BENCH_STATIC_DIR``, each with the header set Gobstopper's
-``StaticFileMiddleware`` sends (content-type, content-length, weak etag, last-modified, cache-control,
+``StaticFileMiddleware`` sends (content-type, content-length, strong etag, last-modified, cache-control,
 accept-ranges), computed once at import. Anything else is 404.
 """
 
@@ -21,7 +21,7 @@ def _headers(path: str) -> list[tuple[str, str]]:
     return [
         ("content-type", content_type),
         ("content-length", str(st.st_size)),
-        ("etag", f'W/"{st.st_size:x}-{st.st_mtime_ns:x}"'),
+        ("etag", f'"{st.st_size:x}-{st.st_mtime_ns:x}"'),
         ("last-modified", formatdate(st.st_mtime, usegmt=True)),
         ("cache-control", "public, no-cache"),
         ("accept-ranges", "bytes"),

@@ -1,4 +1,4 @@
-"""Request bodies under attack (HARDENING.md rows 12–28): JSON, forms, multipart, uploads, Struct parameters,
+"""Request bodies under attack (docs/hardening.md rows 12–28): JSON, forms, multipart, uploads, Struct parameters,
 body limits, query/header/cookie caps, and a big upload next to ``/health``.
 
 Every endpoint answers a small JSON summary of what it received, never the body itself, so that answers stay

@@ -1,7 +1,11 @@
 """WebSocket scenarios: echo, handshake facts, refusals, close codes, limits, liveness, rooms and broadcast.
 
 Mounted sub-apps carry their own ``app.config`` limits: ``/strict`` (1 KiB messages, an Origin allow-list),
-``/hb`` (a 0.3 s heartbeat), ``/slow`` (a tiny send queue and a short send timeout).
+``/hb`` (a 0.3 s heartbeat), ``/idle`` (a 0.3 s idle timeout), ``/slow`` (a tiny send queue and a short send
+timeout).
+
+A connection opened with ``?key=<k>`` is kept in ``sockets``; ``GET /closes/<k>`` tells the close code and reason
+its server-side ``WebSocket`` recorded (what the framework did, even where the peer cannot be told: RSGI).
 """
 
 from __future__ import annotations
@@ -15,6 +19,21 @@ from gobstopper.websocket import WebSocketDisconnect, WebSocketManager
 app = Gobstopper(__name__)
 manager = WebSocketManager()
 results: dict[str, object] = {}
+sockets: dict[str, object] = {}
+
+
+def keep(websocket) -> None:
+    key = websocket.query_params.get("key")
+    if key:
+        sockets[key] = websocket
+
+
+@app.get("/closes/<key>")
+async def closes(request, key):
+    websocket = sockets.get(key)
+    if websocket is None:
+        return {"known": False}
+    return {"known": True, "closed": websocket.closed, "code": websocket.close_code, "reason": websocket.close_reason}
 
 
 @app.get("/pid")
@@ -54,6 +73,7 @@ async def info(websocket, n):
 @app.websocket("/ws/close-code")
 async def close_code(websocket):
     await websocket.accept()
+    keep(websocket)
     await websocket.send_text("bye soon")
     await websocket.close(4001, "bye")
 
@@ -84,8 +104,16 @@ async def abort_before(websocket):
 @app.websocket("/ws/raise-after")
 async def raise_after(websocket):
     await websocket.accept()
+    keep(websocket)
     await websocket.send_text("about to fail")
     raise ValueError("boom after accept")
+
+
+@app.websocket("/ws/return-after")
+async def return_after(websocket):
+    await websocket.accept()
+    keep(websocket)
+    await websocket.send_text("done")
 
 
 @app.websocket("/ws/big-text")
@@ -155,6 +183,7 @@ def _echo_app(name: str, config: dict[str, object]) -> Gobstopper:
     @sub.websocket("/ws/echo")
     async def sub_echo(websocket):
         await websocket.accept()
+        keep(websocket)
         try:
             async for message in websocket:
                 await websocket.send(message.data)
@@ -170,6 +199,7 @@ strict = _echo_app(
 )
 app.mount("/strict", strict)
 app.mount("/hb", _echo_app("hb", {"WS_HEARTBEAT_INTERVAL": 0.3, "WS_HEARTBEAT_TIMEOUT": 0.3}))
+app.mount("/idle", _echo_app("idle", {"WS_IDLE_TIMEOUT": 0.3}))
 
 slow = Gobstopper("slow")
 slow.config.update({"WS_SEND_QUEUE_SIZE": 4, "WS_SEND_TIMEOUT": 0.5, "WS_CLOSE_TIMEOUT": 0.5})

@@ -1,6 +1,6 @@
 """An echo WebSocket with a small message-size limit, and a record of what its handler was given.
 
-Used by ``test_compat_websocket_frames.py`` (hand-built frames over a raw socket, HARDENING row 48): every
+Used by ``test_compat_websocket_frames.py`` (hand-built frames over a raw socket, docs/hardening.md row 48): every
 connection names itself with ``?id=``; ``GET /received/<id>`` tells what the handler received on it (type and
 size of each message, never the content) and the close code it ended with, so a test can assert that an
 oversize, invalid or inflated message never reached the handler.

@@ -10,6 +10,7 @@ Run it with ``gobstopper run app:app`` (Granian RSGI), ``granian --interface rsg
 ``uvicorn app:app``; test it with ``gobstopper.testing.TestClient``.
 """
 
+from .cache import CacheFacade, MemoryCacheStore, SurrealCacheStore, cache_from_env
 from .core.app import Gobstopper
 from .core.blueprint import Blueprint
 from .http.errors import (
@@ -17,6 +18,7 @@ from .http.errors import (
     BodyValidationError,
     HTTPException,
     NotFound,
+    RequestTimeout,
     RequestTooLarge,
     UnsupportedMediaType,
 )
@@ -29,6 +31,7 @@ from .http.request import Request
 from .http.response import FileResponse, JSONResponse, Response, StreamResponse, redirect
 from .middleware import CORSMiddleware, LimitsMiddleware, SecurityMiddleware, StaticFileMiddleware
 from .sessions import FileSessionStorage, MemorySessionStorage
+from .tasks import TaskInfo, TaskPriority, TaskQueue, TaskStatus, TaskStorage, should_run_background_workers
 from .utils.idempotency import use_idempotency
 from .utils.rate_limiter import TokenBucketLimiter, rate_limit
 from .utils.redirects import is_safe_redirect
@@ -41,6 +44,7 @@ __all__ = [
     "Blueprint",
     "BodyValidationError",
     "CORSMiddleware",
+    "CacheFacade",
     "FileResponse",
     "FileSessionStorage",
     "FileStorage",
@@ -48,14 +52,22 @@ __all__ = [
     "HTTPException",
     "JSONResponse",
     "LimitsMiddleware",
+    "MemoryCacheStore",
     "MemorySessionStorage",
     "NotFound",
     "Request",
+    "RequestTimeout",
     "RequestTooLarge",
     "Response",
     "SecurityMiddleware",
     "StaticFileMiddleware",
     "StreamResponse",
+    "SurrealCacheStore",
+    "TaskInfo",
+    "TaskPriority",
+    "TaskQueue",
+    "TaskStatus",
+    "TaskStorage",
     "TokenBucketLimiter",
     "UnsupportedMediaType",
     "WebSocket",
@@ -63,6 +75,7 @@ __all__ = [
     "WebSocketManager",
     "WebSocketMessage",
     "abort",
+    "cache_from_env",
     "clear_notifications",
     "get_notifications",
     "is_safe_redirect",
@@ -78,6 +91,7 @@ __all__ = [
     "secure_filename",
     "send_file",
     "send_from_directory",
+    "should_run_background_workers",
     "use_idempotency",
     "__version__",
 ]

@@ -3,7 +3,7 @@
 - :class:`TestClient` drives the app through ASGI (Starlette's test client; the app object is itself an
   ASGI callable), including the lifespan protocol inside a ``with`` block.
 - :class:`RSGITestClient` drives the app through RSGI with a fake Granian protocol that mimics what Granian
-  2.8.7 and hyper do on the wire (see ``RSGI-NOTES.md``): decoded ``scope.path``, single-use body reads, the
+  2.8.7 and hyper do on the wire (see ``docs/rsgi-notes.md``): decoded ``scope.path``, single-use body reads, the
   final ``b""`` body chunk, one response per request, header-list validation, content-length and HEAD
   handling, Granian's own 404 for a missing file and the empty 500 when the app fails.
 
@@ -29,7 +29,11 @@ from urllib.parse import unquote
 try:
     import httpx2 as httpx
 except ModuleNotFoundError:  # pragma: no cover - depends on the environment
-    import httpx  # type: ignore[no-redef]
+    try:
+        import httpx  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        message = "gobstopper.testing needs an httpx client: pip install 'gobstopper[testing]'"
+        raise ModuleNotFoundError(message) from None
 
 with warnings.catch_warnings():
     # Starlette 1.x warns at import time when only httpx (not httpx2) is installed. The warning is about
@@ -80,7 +84,7 @@ class TestClient(_StarletteTestClient):
     __test__ = False  # not a pytest test class
 
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(_DecodePathOnce(app), *args, **kwargs)
+        super().__init__(_DecodePathOnce(app), *args, **kwargs)  # type: ignore[arg-type]  # an ASGI 3 app
         self.app = app  # callers see their own app, not the wrapper
 
 
@@ -417,7 +421,7 @@ class FakeHTTPProtocol:
 
 
 # --------------------------------------------------------------------------------------------------
-# The fake Granian RSGI websocket protocol (RSGI-NOTES §1.5, G13-G15)
+# The fake Granian RSGI websocket protocol (docs/rsgi-notes.md §1.5, G13-G15)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -431,7 +435,7 @@ class WebSocketRejected(Exception):
 
 class WebSocketClosed(Exception):
     """The server closed the WebSocket (RSGITestClient). Under RSGI the code is always 1005: Granian sends a
-    close frame without a code after ``accept()`` (G13)."""
+    close frame without a code after ``accept()`` (docs/rsgi-notes.md, G13)."""
 
     def __init__(self, code: int = 1005, reason: str = "") -> None:
         super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
@@ -472,9 +476,9 @@ class FakeWebSocketTransport:
     async def receive(self) -> _WSDataMessage | _WSCloseMessage:
         proto = self._proto
         if self._receiving:
-            raise RSGIProtocolError()  # two tasks receiving at once (G15)
+            raise RSGIProtocolError()  # two tasks receiving at once (docs/rsgi-notes.md, G15)
         if proto.peer_close_delivered or proto.app_closed:
-            raise RSGIProtocolClosed()  # receive() after the close (G15)
+            raise RSGIProtocolClosed()  # receive() after the close (docs/rsgi-notes.md, G15)
         self._receiving = True
         try:
             item = await proto._inbound.get()
@@ -519,7 +523,7 @@ class FakeWebSocketProtocol:
     ``accept()`` ``status`` is the handshake's HTTP status and must be a valid one (Granian <= 2.8.5 panics on
     ``None``, killing the worker: a protocol violation here); after ``accept()`` it is ignored and the client
     sees a close without a code (1005). The app ending before ``accept()`` without ``close(status)`` is a
-    violation too (G13).
+    violation too (docs/rsgi-notes.md, G13).
     """
 
     def __init__(self, emit: Callable[[tuple[Any, ...]], None], buffer_bytes: int = 4 * 1024 * 1024) -> None:
@@ -898,7 +902,7 @@ class RSGITestClient(httpx.Client):
             raise proto.violations[0]
         if self.check_disconnect_watchers and proto.pending_disconnect_waiters:
             # Granian wakes only one waiter per connection: a watcher left behind steals the next
-            # request's disconnect notification (RSGI-NOTES G12). Cancel it when the response is done.
+            # request's disconnect notification (docs/rsgi-notes.md, G12). Cancel it when the response is done.
             raise AssertionError(
                 f"{proto.pending_disconnect_waiters} client_disconnect() watcher(s) left pending after the app returned"
             )

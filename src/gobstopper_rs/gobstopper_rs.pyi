@@ -26,7 +26,7 @@ class UnsupportedConvertor(ValueError):
 
 @final
 class Router:
-    """Same API and answers as ``gobstopper.core._router.Router``."""
+    """Same API and answers as ``gobstopper._native.router.Router``."""
 
     def __init__(self) -> None: ...
     def add(self, pattern: str, methods: Iterable[str], endpoint: object) -> None:
@@ -56,13 +56,17 @@ def resolve(
     range_header: str | None,
     accept_encoding: str | None,
     follow_symlinks: bool = False,
+    *,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_range: str | None = None,
 ) -> StaticResult: ...
 
 @final
 class StaticResolver:
     """A resolver bound to one root, made real once (FileNotFoundError / NotADirectoryError otherwise)."""
 
-    def __init__(self, root: str | PathLike[str], follow_symlinks: bool = False) -> None: ...
+    def __new__(cls, root: str | PathLike[str], follow_symlinks: bool = False) -> StaticResolver: ...
     @property
     def root(self) -> str: ...
     @property
@@ -75,7 +79,29 @@ class StaticResolver:
         if_modified_since: str | None,
         range_header: str | None,
         accept_encoding: str | None,
+        *,
+        if_match: str | None = None,
+        if_unmodified_since: str | None = None,
+        if_range: str | None = None,
     ) -> StaticResult: ...
 
 def content_type(name: str) -> str: ...
 def is_fingerprinted(name: str) -> bool: ...
+
+__all__ = [
+    "Router",
+    "StaticResult",
+    "StaticResolver",
+    "resolve",
+    "content_type",
+    "is_fingerprinted",
+    "RouteConflict",
+    "UnsupportedConvertor",
+    "FOUND",
+    "BAD_PARAM",
+    "METHOD_NOT_ALLOWED",
+    "NOT_FOUND",
+    "MIME_TYPES",
+    "CONVERTOR_REGEXES",
+    "__version__",
+]

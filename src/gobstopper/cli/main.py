@@ -132,13 +132,26 @@ def run(
         raise click.UsageError(str(exc)) from exc
 
     launch = serve.run_granian if server == "granian" else serve.run_uvicorn
-    launch(config)
+    try:
+        launch(config)
+    except TargetError as exc:  # a server that is not installed
+        raise click.UsageError(str(exc)) from exc
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
 def version() -> None:
     """Print the Gobstopper version."""
     click.echo(f"Gobstopper v{get_version()}")
+
+
+# Background tasks, events and the deploy check (docs/tasks.md, docs/events.md, docs/deployment.md):
+# self-contained modules, registered here.
+from gobstopper.cli import check as _check_cli  # noqa: E402
+from gobstopper.cli import events as _events_cli  # noqa: E402
+from gobstopper.cli import tasks as _tasks_cli  # noqa: E402
+
+for _command in (*_tasks_cli.COMMANDS, *_events_cli.COMMANDS, *_check_cli.COMMANDS):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

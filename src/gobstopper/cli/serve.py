@@ -7,6 +7,7 @@ The launchers here are what ``gobstopper run`` calls once the options are parsed
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -137,13 +138,44 @@ def run_granian(config: ServeConfig) -> None:
     server.serve()
 
 
+#: Limits ``gobstopper run --server uvicorn`` sets, uvicorn having no header-read or body timeout of its own
+#: (``docs/deployment.md``, "Slow clients"): idle keep-alive connections close after this many seconds ...
+UVICORN_KEEP_ALIVE_TIMEOUT = 5
+#: ... and past this many open connections and tasks per worker new requests get 503 at once, so slow clients
+#: cannot pile up without bound (a proxy in front is still needed against slow headers).
+UVICORN_LIMIT_CONCURRENCY = 1000
+
+
+def uvicorn_limits() -> dict[str, object]:
+    """The slow-client and shutdown limits passed to uvicorn (the keyword arguments of ``uvicorn.run``).
+
+    ``timeout_graceful_shutdown`` is the app's shutdown budget (``GOBSTOPPER_SHUTDOWN_TIMEOUT``, 10 s): without it
+    uvicorn waits for every connection at shutdown, a slow one included.
+    """
+    from .._env import parse_float, read_env
+
+    budget = read_env("GOBSTOPPER_SHUTDOWN_TIMEOUT", parse_float, 10.0)
+    return {
+        "timeout_keep_alive": UVICORN_KEEP_ALIVE_TIMEOUT,
+        "limit_concurrency": UVICORN_LIMIT_CONCURRENCY,
+        "timeout_graceful_shutdown": max(1, math.ceil(budget)),
+    }
+
+
 def run_uvicorn(config: ServeConfig) -> None:
-    """Serve the app with uvicorn over ASGI, lifespan on (blocks until the server stops).
+    """Serve the app with uvicorn over ASGI, lifespan on (blocks until the server stops), with the limits of
+    :func:`uvicorn_limits`.
+
+    uvicorn's own proxy-header handling is off: ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed only from
+    ``app.trusted_proxies`` (docs/deployment.md). Granian has no such handling of its own.
 
     Args:
         config: The server configuration; ``threads`` and ``interface`` are not used.
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        raise TargetError("uvicorn is not installed: pip install 'gobstopper[uvicorn]'") from None
 
     from ..websocket._settings import MAX_WS_MESSAGE_BYTES
 
@@ -160,7 +192,11 @@ def run_uvicorn(config: ServeConfig) -> None:
         access_log=config.access_log,
         app_dir=wd,
         server_header=False,  # no "server: uvicorn": the app decides (SecurityMiddleware sends none by default)
+        # uvicorn would otherwise believe X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS (127.0.0.1 by default)
+        # and rewrite the client and scheme before the app sees them: app.trusted_proxies is the only policy.
+        proxy_headers=False,
         # uvicorn assembles fragmented and compressed messages before the app sees them, up to its own 16 MiB
         # default: cap that at the framework's limit so a message never fragments its way past it in memory.
         ws_max_size=MAX_WS_MESSAGE_BYTES,
+        **uvicorn_limits(),  # type: ignore[arg-type]
     )

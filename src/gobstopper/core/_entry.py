@@ -1,4 +1,4 @@
-"""The trampoline that makes the app object a server entry point (DESIGN.md §2 rule 1's one exception).
+"""The trampoline that makes the app object a server entry point (the one exception to docs/architecture.md rule 1).
 
 ``__call__`` is the ASGI entry; ``__rsgi__``, ``__rsgi_init__`` and ``__rsgi_del__`` are Granian's. Each imports
 its adapter lazily, once per app, so the core itself never imports a server protocol.

@@ -1,17 +1,14 @@
-"""Routes and their request pipelines: hooks and middleware composed once per route, not per request."""
+"""Routes as dispatch runs them: a record plus its request pipeline (hooks and middleware composed once per route,
+rebuilt only when registration changes), and :func:`invoke`, the one place a handler is called."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 import inspect
-import typing
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
-import msgspec
 
 from ..http.errors import BadRequest
 from ..http.forms import FORM_TYPES
@@ -21,220 +18,152 @@ from ._scaffold import MiddlewareEntry
 
 if TYPE_CHECKING:
     from ..http.request import Request
-    from .app import Gobstopper
-    from .blueprint import Blueprint
+    from .routes import RouteRecord
 
 Endpoint = Callable[["Request"], Awaitable[Response]]
+HandleException = Callable[["Request", Exception], Awaitable[Response]]
 
 #: Methods whose declared body size is checked against the limit before the handler runs.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# Annotations a ``str`` path parameter is converted to, and how.
-_CASTS: dict[Any, Callable[[str], Any]] = {
-    int: int,
-    float: float,
-    uuid.UUID: uuid.UUID,
-    datetime.date: datetime.date.fromisoformat,
-    datetime.datetime: datetime.datetime.fromisoformat,
-    bool: lambda v: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[v.lower()],
-}
-
 
 class Route:
-    """A registered handler with everything dispatch needs, computed at registration."""
+    """A route of the table as dispatch runs it: its record, the scaffolds around it (app, then blueprints from
+    the outermost) and its composed pipeline."""
 
-    __slots__ = (
-        "app",
-        "blueprints",
-        "casts",
-        "direct",
-        "handler",
-        "is_async",
-        "max_body_bytes",
-        "methods",
-        "name",
-        "param_names",
-        "pattern",
-        "pipeline",
-        "struct_param",
-        "takes_body",
-        "websocket",
-    )
+    __slots__ = ("direct", "handler", "max_body_bytes", "pipeline", "record", "scaffolds", "takes_body")
 
-    def __init__(
-        self,
-        app: Gobstopper,
-        pattern: str,
-        methods: tuple[str, ...],
-        handler: Callable[..., Any],
-        name: str,
-        blueprints: tuple[Blueprint, ...] = (),
-        max_body_bytes: int | None = None,
-        websocket: bool = False,
-        param_names: tuple[str, ...] = (),
-        str_params: frozenset[str] = frozenset(),
-    ) -> None:
-        self.app = app
-        self.pattern = pattern
-        self.methods = methods
+    def __init__(self, record: RouteRecord, scaffolds: Sequence[Any]) -> None:
+        self.record = record
+        self.scaffolds = tuple(scaffolds)
+        self.handler = record.handler
+        self.max_body_bytes = record.max_body_bytes
         # Whether a request to this route can carry a body whose declared size is checked before the handler.
-        self.takes_body = any(method.upper() in BODY_METHODS for method in methods)
-        self.handler = handler
-        self.name = name
-        self.blueprints = blueprints
-        self.max_body_bytes = max_body_bytes
-        self.websocket = websocket
-        self.param_names = param_names
-        self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None)  # noqa: B004 - callable objects with async __call__
-        )
-        self.casts, self.struct_param = _inspect_parameters(handler, param_names, str_params)
+        self.takes_body = any(method in BODY_METHODS for method in record.methods)
         self.pipeline: Endpoint | None = None
-        # The handler itself when the route has nothing around it (set by build(), cleared on changes): the
-        # app then awaits it without an intermediate pipeline coroutine.
+        # The handler itself when nothing surrounds it (set by build(), cleared on changes): dispatch then awaits
+        # it without a pipeline coroutine in between.
         self.direct: Callable[..., Any] | None = None
 
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def pattern(self) -> str:
+        return self.record.pattern
+
     def __repr__(self) -> str:
-        return f"<Route {'|'.join(self.methods) or 'WS'} {self.pattern} -> {self.name}>"
+        return f"<Route {'|'.join(self.record.methods) or 'WS'} {self.record.pattern} -> {self.record.name}>"
 
     def middleware_entries(self) -> list[MiddlewareEntry]:
-        """App middleware (by priority), then each blueprint's from the outermost (by priority)."""
-        entries = sorted(self.app.middleware, key=lambda e: (-e.priority, e.order))
-        for bp in self.blueprints:
-            entries += sorted(bp.middleware, key=lambda e: (-e.priority, e.order))
-        return entries
+        """Middleware around this route: the app's (by priority), then each blueprint's from the outermost (by
+        priority), leaving out middleware scoped to a path prefix this route can never match."""
+        entries: list[MiddlewareEntry] = []
+        for scaffold in self.scaffolds:
+            entries += sorted(scaffold.middleware, key=lambda e: (-e.priority, e.order))
+        return [e for e in entries if can_reach(self.record, getattr(e.middleware, "path_prefix", None))]
 
-    def build(self) -> Endpoint:
-        """Compose (once) the hooks, handler call and middleware of this route."""
-        app = self.app
-        before = list(app.before_request_funcs)
-        after = list(app.after_request_funcs)
-        for bp in self.blueprints:
-            before += bp.before_request_funcs
-            after += bp.after_request_funcs
-        endpoint = _endpoint(self, before, after)
+    def reset(self) -> None:
+        """Registration changed: compose the pipeline again on the next request."""
+        self.pipeline = self.direct = None
+
+    def build(self, handle_exception: HandleException) -> Endpoint:
+        """Compose (once) the hooks, the handler call and the middleware of this route."""
+        before: list[Callable[..., Any]] = []
+        after: list[Callable[..., Any]] = []
+        for scaffold in self.scaffolds:
+            before += scaffold.before_request_funcs
+            after += scaffold.after_request_funcs
         entries = self.middleware_entries()
+        endpoint = _endpoint(self, before, after, handle_exception)
         for entry in reversed(entries):
             endpoint = wrap_middleware(entry.middleware, endpoint)
         self.pipeline = endpoint
-        simple = self.is_async and not (before or after or entries or self.casts or self.struct_param)
+        record = self.record
+        simple = record.is_async and not (before or after or entries or record.casts or record.body)
         self.direct = self.handler if simple else None
         return endpoint
 
 
-def _inspect_parameters(
-    handler: Callable[..., Any], param_names: tuple[str, ...], str_params: frozenset[str]
-) -> tuple[dict[str, Callable[[str], Any]], tuple[str, Any] | None]:
-    """Annotation-driven casts for ``str`` path parameters, and the first ``msgspec.Struct`` body parameter."""
-    hints = _annotations(handler)
-    casts = {}
-    for name in param_names:
-        cast = _CASTS.get(hints.get(name))
-        if cast is not None and name in str_params:
-            casts[name] = cast
-    struct_param = None
-    try:
-        parameters = list(inspect.signature(handler).parameters.values())[1:]
-    except (TypeError, ValueError):
-        parameters = []
-    for parameter in parameters:
-        hint = hints.get(parameter.name)
-        if parameter.name not in param_names and isinstance(hint, type) and issubclass(hint, msgspec.Struct):
-            struct_param = (parameter.name, hint)
-            break
-    return casts, struct_param
+def can_reach(record: RouteRecord, prefix: str | None) -> bool:
+    """Whether a request to ``record`` can have a path under ``prefix`` (``None``: any path).
+
+    Middleware scoped to a prefix (``StaticFileMiddleware``'s ``path_prefix``) does nothing elsewhere, so routes
+    that can never see such a path are composed without it: a static folder costs the rest of the app nothing.
+    """
+    if not prefix or prefix == "/":
+        return True
+    wanted = prefix.strip("/").split("/")
+    for index, part in enumerate(wanted):
+        if index >= len(record.segments):
+            return False
+        segment = record.segments[index]
+        if not segment.is_static:
+            return True  # a placeholder could take any value, the prefix's included
+        if segment.literals[0] != part:
+            return False
+    return True
 
 
-def _annotations(handler: Callable[..., Any]) -> dict[str, Any]:
-    """Resolved parameter annotations; one that cannot be resolved (a local class under
-    ``from __future__ import annotations``) is skipped, not fatal."""
-    try:
-        return typing.get_type_hints(handler)
-    except Exception:
-        pass
-    resolved = {}
-    namespace = getattr(handler, "__globals__", {})
-    for name, annotation in getattr(handler, "__annotations__", {}).items():
-        if isinstance(annotation, str):
+async def invoke(route: Route, request: Request) -> Response:
+    """Call the handler of ``route`` for ``request`` and convert what it returns; the one place handlers are called.
+
+    Before the call: the declared body size against the limit (413), annotation casts of ``str`` path parameters
+    (400), and a ``msgspec.Struct`` parameter decoded from the JSON or form body, after middleware and limits ran
+    (415 / 422). Sync handlers run in a worker thread.
+
+    Raises:
+        HTTPException: from the checks above or the handler.
+        Exception: whatever the handler raises (the caller turns it into the error response).
+    """
+    record = route.record
+    if route.takes_body and request.method in BODY_METHODS:
+        request.refuse_oversized_body()
+    params = request._params or {}  # None for a route without parameters
+    if record.casts or record.body is not None:
+        params = dict(params)
+        for name, cast in record.casts.items():
             try:
-                annotation = eval(annotation, namespace)
-            except Exception:
-                continue
-        resolved[name] = annotation
-    return resolved
+                params[name] = cast(params[name])
+            except (ValueError, KeyError, OverflowError):
+                raise BadRequest(f"Invalid value for path parameter {name!r}.") from None
+        if record.body is not None:
+            name, model = record.body
+            if request.mimetype in FORM_TYPES:
+                params[name] = await request.form(model)
+            else:
+                params[name] = await request.json(model)
+    if record.is_async:
+        rv = await route.handler(request, **params)
+    else:
+        rv = await anyio.to_thread.run_sync(functools.partial(route.handler, request, **params))
+    return rv if isinstance(rv, Response) else to_response(rv)
 
 
-async def call_hook(func: Callable[..., Any], *args: Any) -> Any:
-    """Call a sync or async hook; sync ones run on the loop (they must not block)."""
-    rv = func(*args)
-    if inspect.isawaitable(rv):
-        rv = await rv
-    return rv
+def _endpoint(
+    route: Route,
+    before: list[Callable[..., Any]],
+    after: list[Callable[..., Any]],
+    handle_exception: HandleException,
+) -> Endpoint:
+    if not (before or after):
 
-
-def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callable[..., Any]]) -> Endpoint:
-    handler = route.handler
-    app = route.app
-    handle_exception = app.handle_exception
-    casts = route.casts
-    struct_param = route.struct_param
-
-    if route.is_async and not (before or after or casts or struct_param):
-        # The hot path: nothing but the handler (PERFORMANCE.md: every microsecond counts). A return value
-        # that cannot be converted raises out of here and becomes a 500 in ``Gobstopper.handle``.
-        if not route.param_names:
-
-            async def fast_no_params(request: Request) -> Response:
-                try:
-                    if request.method in BODY_METHODS:
-                        request.refuse_oversized_body()
-                    rv = await handler(request)
-                except Exception as exc:
-                    return await handle_exception(request, exc)
-                return rv if isinstance(rv, Response) else to_response(rv)
-
-            return fast_no_params
-
-        async def fast(request: Request) -> Response:
+        async def handler_only(request: Request) -> Response:
             try:
-                if request.method in BODY_METHODS:
-                    request.refuse_oversized_body()
-                rv = await handler(request, **request._params)
+                return await invoke(route, request)
             except Exception as exc:
                 return await handle_exception(request, exc)
-            return rv if isinstance(rv, Response) else to_response(rv)
 
-        return fast
+        return handler_only
 
-    async def full(request: Request) -> Response:
+    async def with_hooks(request: Request) -> Response:
         try:
             for hook in before:
                 rv = await call_hook(hook, request)
                 if rv is not None:
                     return to_response(rv)
-            if request.method in BODY_METHODS:
-                request.refuse_oversized_body()
-            params = request._params or {}  # None for a route without parameters
-            if casts or struct_param:
-                params = dict(params)
-                for name, cast in casts.items():
-                    try:
-                        params[name] = cast(params[name])
-                    except (ValueError, KeyError, OverflowError):
-                        raise BadRequest(f"Invalid value for path parameter {name!r}.") from None
-                if struct_param is not None:
-                    # Decoded here, inside middleware and after limits (the reference decoded before both);
-                    # from the JSON body, or from the fields of a form body.
-                    name, model = struct_param
-                    if request.mimetype in FORM_TYPES:
-                        params[name] = await request.form(model)
-                    else:
-                        params[name] = await request.json(model)
-            if route.is_async:
-                rv = await handler(request, **params)
-            else:
-                rv = await anyio.to_thread.run_sync(functools.partial(handler, request, **params))
-            response = to_response(rv)
+            response = await invoke(route, request)
         except Exception as exc:
             return await handle_exception(request, exc)
         for hook in after:
@@ -243,7 +172,15 @@ def _endpoint(route: Route, before: list[Callable[..., Any]], after: list[Callab
                 response = to_response(rv)
         return response
 
-    return full
+    return with_hooks
+
+
+async def call_hook(func: Callable[..., Any], *args: Any) -> Any:
+    """Call a sync or async hook; sync ones run on the loop (they must not block)."""
+    rv = func(*args)
+    if inspect.isawaitable(rv):
+        rv = await rv
+    return rv
 
 
 def wrap_middleware(middleware: Callable[..., Any], call_next: Endpoint) -> Endpoint:

@@ -1,4 +1,4 @@
-"""Turning what a handler returns into a Response (the table in DESIGN.md §3)."""
+"""Turning what a handler returns into a Response (the table in docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,55 +1,55 @@
-"""The application: registration, dispatch, error handling and lifecycle. It never speaks a server protocol."""
+"""The application: a registry of routes, hooks, middleware, error handlers, mounts, extensions and settings, plus
+its lifecycle. Dispatch (``core/_dispatch.py``) reads the registry; nothing here speaks a server protocol."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import inspect
 import logging
 import os
 import sys
-import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from starlette.routing import compile_path
-
-from .. import _native
+from .._native.pattern import build_path
 from ..cache._app_api import CacheAppAPI
-from ..http._files import prepare_file
-from ..http.errors import (
-    BadRequest,
-    HTTPException,
-    MethodNotAllowed,
-    NotFound,
-    ServiceUnavailable,
-)
-from ..http.problem import render_http_exception
-from ..http.request import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_COOKIES,
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_QUERY_PARAMS,
-    Request,
-)
-from ..http.response import FILE, Response, json_response, redirect
+from ..http._streaming import end_streams
+from ..http.request import Request
+from ..http.response import Response
+from ..settings import HTTPSettings, Settings, check
 from ..tasks._app_api import TasksAppAPI
 from ..templates._app_api import TemplatesAppAPI
-from ..websocket._channel import GOING_AWAY, WebSocketChannel
-from ..websocket._serve import serve as _serve_websocket
-from ..websocket.connection import OPEN as WS_OPEN
+from ..websocket._settings import WebSocketSettings
 from ..websocket.manager import WebSocketManager
+from ._dispatch import Dispatcher
 from ._entry import ServerEntry
-from ._pipeline import BODY_METHODS, Endpoint, Route, call_hook, wrap_middleware
-from ._returns import to_response
-from ._router import BAD_PARAM, FOUND, METHOD_NOT_ALLOWED, NOT_FOUND, RouteConflict, flask_to_starlette, parse_pattern
+from ._pipeline import call_hook
 from ._scaffold import Scaffold
-from .blueprint import Blueprint, _clean_prefix
+from .blueprint import Blueprint
 from .extension import check_extension
+from .routes import RouteRecord, build_record, clean_prefix, join_path
 
 SLASH_POLICIES = ("strict", "add_slash", "remove_slash")
-_URL_SAFE = "/:@!$&'()*+,;=-._~"
+#: The close code and reason open WebSockets get at shutdown (RFC 6455 §7.4.1: going away).
+_GOING_AWAY = (1001, "server shutting down")
+
+
+class _HTTPSettingView:
+    """``app.<name>``: a documented attribute that reads and writes ``app.settings.http.<name>`` (checked)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = f"``app.settings.http.{name}`` (see :class:`~gobstopper.settings.HTTPSettings`)."
+
+    def __get__(self, app: Any, owner: Any = None) -> Any:
+        if app is None:
+            return self
+        return getattr(app.settings.http, self.name)
+
+    def __set__(self, app: Any, value: Any) -> None:
+        settings: HTTPSettings = app.settings.http
+        setattr(settings, self.name, check(self.name, value))
 
 
 class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffold):
@@ -60,18 +60,18 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         debug: show tracebacks in 500 answers.
         slash_policy: ``"strict"`` (default: ``/a`` and ``/a/`` are different routes), ``"add_slash"`` or
             ``"remove_slash"`` (308 redirect to the other form when only it exists).
+        static_folder: a folder of static files served under ``static_url_path`` by a route named ``"static"``
+            (Flask's ``url_for("static", filename="app.css")``); relative to the app's module. None: no route.
+        static_url_path: where the static folder is served (``/static``).
+        **settings: settings by keyword (``max_body_bytes=...``, ``trusted_proxies=[...]``; the list is
+            :data:`gobstopper.settings.KEYWORDS`); they win over ``GOBSTOPPER_*`` environment variables.
 
     Attributes:
-        trusted_proxies: addresses/networks whose ``X-Forwarded-For``/``-Proto`` are believed (none by default).
-        trusted_hosts: when set, only these host names are accepted (others are a 400).
-        max_body_bytes: request body limit (10 MiB by default; ``None`` for no limit); blueprints, routes and
-            requests can set their own.
-        max_json_bytes: a lower limit for JSON bodies (``GOBSTOPPER_JSON_MAX_BYTES``, read at creation).
-        max_json_depth: nesting limit for JSON bodies (``GOBSTOPPER_JSON_MAX_DEPTH``, read at creation).
-        max_query_params: query parameters allowed per request (1000; more is a 400).
-        max_cookies: cookies allowed per request (300; more is a 431).
-        max_headers, max_header_bytes: header count (100) and size of one header (16 KiB) before a 431,
-            checked when headers are first read (64 KiB in all).
+        settings: the app's :class:`~gobstopper.settings.Settings` (``http``, ``websocket``, ``lifecycle``).
+        config: the user's own configuration dict (as in Flask); its WebSocket keys are read at startup.
+        trusted_proxies, trusted_hosts, max_body_bytes, max_json_bytes, max_json_depth, max_query_params,
+            max_cookies, max_headers, max_header_bytes, body_timeout: views on ``settings.http``.
+        route_table: every route, as read-only :class:`~gobstopper.core.routes.RouteRecord` objects.
         error_handlers: status codes and exception classes mapped to handlers.
         extensions: the registered extensions by name (see :meth:`register_extension`).
         rust_router_available: whether the Rust router serves this app.
@@ -83,7 +83,19 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         ...     return {"user_id": user_id}
     """
 
-    def __init__(self, name: str = __name__, debug: bool = False, slash_policy: str | None = "strict") -> None:
+    handle: Callable[[Request], Awaitable[Response]]
+    handle_websocket: Callable[..., Awaitable[None]]
+
+    def __init__(
+        self,
+        name: str = __name__,
+        debug: bool = False,
+        slash_policy: str | None = "strict",
+        *,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str = "/static",
+        **settings: Any,
+    ) -> None:
         super().__init__()
         self.name = name
         self.debug = debug
@@ -91,42 +103,39 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         self.logger = logging.getLogger(name)
         self.config: dict[str, Any] = {}
         self.extensions: dict[str, Any] = {}
-        self.max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
-        self.max_query_params = DEFAULT_MAX_QUERY_PARAMS
-        self.max_cookies = DEFAULT_MAX_COOKIES
-        self.max_headers = DEFAULT_MAX_HEADERS
-        self.max_header_bytes = DEFAULT_MAX_HEADER_BYTES
-        # Configuration from the environment is read once, here; never per request.
-        self.max_json_bytes: int | None = _env_int("GOBSTOPPER_JSON_MAX_BYTES")
-        self.max_json_depth: int | None = _env_int("GOBSTOPPER_JSON_MAX_DEPTH")
-        self._trusted_proxies: tuple[Any, ...] = ()
-        self.trusted_hosts: frozenset[str] | None = None
+        # Keywords, then the environment, then defaults: read once, here; never per request.
+        self.settings = Settings.build(settings)
         self.error_handlers: dict[int | type[BaseException], Callable[..., Any]] = {}
-        self.routes: list[Route] = []
-        self.websocket_routes: list[Route] = []
         self.blueprints: dict[str, Blueprint] = {}
-        self._names: dict[str, Route] = {}
+        self._records: list[RouteRecord] = []
+        self._names: dict[str, RouteRecord] = {}
         self._mounts: list[tuple[str, Gobstopper]] = []
-        self._router, self.rust_router_available = _native.new_router()
-        # Routes whose pattern has no parameter, by exact path then method: the router's own first step (static
-        # beats everything), answered before crossing into the router. Same result, a call fewer per request.
-        self._exact_routes: dict[str, dict[str, Route]] = {}
-        self._ws_router, _ = _native.new_router(self.rust_router_available)
-        self._fallback_pipeline: Endpoint | None = None
         self._startup_handlers: list[Callable[..., Any]] = []
         self._shutdown_handlers: list[Callable[..., Any]] = []
         self._startup_done = 0
-        self._serving = False  # True once started and until shutdown: the per-request check is this one flag
-        self._stopped = False
         self._startup_lock: asyncio.Lock | None = None
-        self._inflight = 0
-        self._drained: asyncio.Event | None = None
         self._adapters: dict[str, Any] = {}
-        self._websockets: set[Any] = set()
         self._websocket_manager: WebSocketManager | None = None
+        self._dispatcher = Dispatcher(self)
+        # Adapters call these on every request: bound methods of the dispatcher, no frame in between.
+        self.handle = self._dispatcher.handle
+        self.handle_websocket = self._dispatcher.handle_websocket
+        if static_folder is not None:
+            self._add_static_folder(os.fspath(static_folder), static_url_path, self.name, ())
 
     def __repr__(self) -> str:
         return f"<Gobstopper {self.name!r}>"
+
+    max_body_bytes = _HTTPSettingView("max_body_bytes")
+    max_json_bytes = _HTTPSettingView("max_json_bytes")
+    max_json_depth = _HTTPSettingView("max_json_depth")
+    max_query_params = _HTTPSettingView("max_query_params")
+    max_cookies = _HTTPSettingView("max_cookies")
+    max_headers = _HTTPSettingView("max_headers")
+    max_header_bytes = _HTTPSettingView("max_header_bytes")
+    trusted_proxies = _HTTPSettingView("trusted_proxies")
+    trusted_hosts = _HTTPSettingView("trusted_hosts")
+    body_timeout = _HTTPSettingView("body_timeout")
 
     @property
     def websocket_manager(self) -> WebSocketManager:
@@ -148,20 +157,36 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         self._slash_policy = value
 
     @property
-    def trusted_proxies(self) -> tuple[Any, ...]:
-        """Networks whose forwarding headers are believed."""
-        return self._trusted_proxies
+    def rust_router_available(self) -> bool:
+        """Whether the Rust router serves this app (False without ``gobstopper_rs`` or with a custom convertor)."""
+        return self._dispatcher.native
 
-    @trusted_proxies.setter
-    def trusted_proxies(self, value: Iterable[str] | None) -> None:
-        self._trusted_proxies = tuple(ipaddress.ip_network(v, strict=False) for v in (value or ()))
+    # -- the route table -------------------------------------------------------------------------------------
+
+    @property
+    def route_table(self) -> tuple[RouteRecord, ...]:
+        """Every route (HTTP and WebSocket) in registration order, as read-only records."""
+        return tuple(self._records)
+
+    @property
+    def routes(self) -> list[RouteRecord]:
+        """The HTTP routes of :attr:`route_table`."""
+        return [r for r in self._records if not r.websocket]
+
+    @property
+    def websocket_routes(self) -> list[RouteRecord]:
+        """The WebSocket routes of :attr:`route_table`."""
+        return [r for r in self._records if r.websocket]
+
+    @property
+    def mounts(self) -> tuple[tuple[str, Gobstopper], ...]:
+        """The mounted apps, ``(prefix, app)`` in the order they are tried (see :meth:`mount`)."""
+        return tuple(self._mounts)
 
     # -- registration ----------------------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        for route in self.routes:
-            route.pipeline = route.direct = None
-        self._fallback_pipeline = None
+        self._dispatcher.changed()
 
     def _add_route(
         self,
@@ -171,92 +196,60 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         name: str | None,
         options: dict[str, Any],
         blueprints: tuple[Blueprint, ...] = (),
-    ) -> Route:
-        segments = parse_pattern(path)
-        route = Route(
-            self,
-            path,
+    ) -> RouteRecord:
+        own_limit = options.get("max_body_bytes")
+        limits = [own_limit, *(bp.max_body_bytes for bp in reversed(blueprints))]
+        record = build_record(
+            join_path(path),
             methods,
             handler,
             self._route_name(handler, name, blueprints),
-            blueprints=blueprints,
-            max_body_bytes=_first_set(
-                options.get("max_body_bytes"), *(bp.max_body_bytes for bp in reversed(blueprints))
-            ),
-            param_names=tuple(n for s in segments for n in s.param_names),
-            str_params=frozenset(n for s in segments for n, c in zip(s.param_names, s.convertor_names) if c == "str"),
+            blueprints=self._qualified_names(blueprints),
+            max_body_bytes=next((limit for limit in limits if limit is not None), None),
         )
-        self._insert(self._router, route, methods)
-        if all(segment.is_static for segment in segments):
-            exact = self._exact_routes.setdefault(path, {})
-            for method in methods:
-                exact[method.upper()] = route
-            if "GET" in exact:
-                exact.setdefault("HEAD", exact["GET"])  # an explicit HEAD route, registered later, replaces it
-        self._remember_name(route)
-        self.routes.append(route)
-        return route
+        return self._register(record, blueprints)
 
     def _add_websocket(
         self, path: str, handler: Callable[..., Any], name: str | None, blueprints: tuple[Blueprint, ...] = ()
-    ) -> Route:
-        segments = parse_pattern(path)
-        route = Route(
-            self,
-            path,
+    ) -> RouteRecord:
+        record = build_record(
+            join_path(path),
             (),
             handler,
             self._route_name(handler, name, blueprints),
-            blueprints=blueprints,
             websocket=True,
-            param_names=tuple(n for s in segments for n in s.param_names),
+            blueprints=self._qualified_names(blueprints),
         )
-        self._insert(self._ws_router, route, ("WEBSOCKET",))
-        self._remember_name(route)
-        self.websocket_routes.append(route)
-        return route
+        return self._register(record, blueprints)
 
-    def _insert(self, router: Any, route: Route, methods: tuple[str, ...]) -> None:
-        try:
-            router.add(route.pattern, methods, route)
-        except _native.UnsupportedConvertor:
-            # A user-registered convertor: only the Python router can run it, for this app.
-            self._fall_back_to_python_router()
-            self._insert(self._router if not route.websocket else self._ws_router, route, methods)
-        except _native.ROUTE_CONFLICTS as exc:
-            raise RouteConflict(f"{exc}; registering {route.name!r}") from None
-
-    def _fall_back_to_python_router(self) -> None:
-        self.logger.info("a route uses a custom convertor: %s uses the Python router", self.name)
-        self.rust_router_available = False
-        self._router, _ = _native.new_router(False)
-        self._ws_router, _ = _native.new_router(False)
-        for route in self.routes:
-            self._router.add(route.pattern, route.methods, route)
-        for route in self.websocket_routes:
-            self._ws_router.add(route.pattern, ("WEBSOCKET",), route)
+    def _register(self, record: RouteRecord, blueprints: tuple[Blueprint, ...]) -> RouteRecord:
+        existing = self._names.get(record.name)
+        if existing is not None and existing.handler is not record.handler:
+            raise ValueError(
+                f"route name {record.name!r} is already used by {existing.pattern!r} with another handler;"
+                " pass name=... to tell them apart"
+            )
+        self._dispatcher.add(record, (self, *blueprints))
+        self._names.setdefault(record.name, record)
+        self._records.append(record)
+        return record
 
     @staticmethod
     def _route_name(handler: Callable[..., Any], name: str | None, blueprints: tuple[Blueprint, ...]) -> str:
         base = name or getattr(handler, "__name__", None) or type(handler).__name__
         return ".".join([bp.name for bp in blueprints] + [base])
 
-    def _remember_name(self, route: Route) -> None:
-        existing = self._names.get(route.name)
-        if existing is None:
-            self._names[route.name] = route
-        elif existing.handler is not route.handler:
-            raise ValueError(
-                f"route name {route.name!r} is already used by {existing.pattern!r} with another handler;"
-                " pass name=... to tell them apart"
-            )
+    @staticmethod
+    def _qualified_names(blueprints: tuple[Blueprint, ...]) -> tuple[str, ...]:
+        return tuple(".".join(bp.name for bp in blueprints[: i + 1]) for i in range(len(blueprints)))
 
     def register_blueprint(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
         """Add a blueprint's routes (and its nested blueprints') under ``url_prefix`` or its own prefix.
 
-        Its hooks and middleware apply to its routes only, inside the app's.
+        Its hooks and middleware apply to its routes only, inside the app's. Prefixes and rules are joined with
+        exactly one ``/`` (``Blueprint("bp", url_prefix="/a/")`` with ``@bp.get("c/")`` serves ``/a/c/``).
         """
-        prefix = _clean_prefix(url_prefix) if url_prefix is not None else blueprint.url_prefix
+        prefix = clean_prefix(url_prefix) if url_prefix is not None else blueprint.url_prefix
         self._register_blueprint(blueprint, prefix, ())
 
     def _register_blueprint(self, blueprint: Blueprint, prefix: str, parents: tuple[Blueprint, ...]) -> None:
@@ -266,30 +259,42 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
             raise ValueError(f"another blueprint is already registered as {qualified!r}")
         self.blueprints[qualified] = blueprint
         for kind, path, methods, handler, name, options in blueprint.deferred:
-            full = prefix + path  # Flask's rule: "/" under "/api" is "/api/"
+            full = join_path(prefix, path)
             if kind == "http":
                 self._add_route(full, methods, handler, name, options, chain)
             else:
                 self._add_websocket(full, handler, name, chain)
         if blueprint.static_folder:
-            from ..middleware.static import StaticFileMiddleware
-
-            folder = blueprint.static_folder
-            module = sys.modules.get(blueprint.import_name or "")
-            if not os.path.isabs(folder) and getattr(module, "__file__", None):
-                folder = os.path.join(os.path.dirname(module.__file__), folder)  # type: ignore[arg-type]
-            self.add_middleware(StaticFileMiddleware(folder, url_prefix=f"{prefix}/static"))
+            self._add_static_folder(blueprint.static_folder, join_path(prefix, "static"), blueprint.import_name, chain)
         for child, child_prefix in blueprint.children:
             child_prefix = child_prefix if child_prefix is not None else child.url_prefix
-            self._register_blueprint(child, prefix + child_prefix, chain)
-        if self not in blueprint._apps:
-            blueprint._apps.append(self)
+            self._register_blueprint(child, clean_prefix(join_path(prefix, child_prefix)) if child_prefix else prefix,
+                                     chain)  # fmt: skip
+        blueprint._registered_on(self)
         self._changed()
+
+    def _add_static_folder(
+        self, folder: str, url_path: str, import_name: str | None, blueprints: tuple[Blueprint, ...]
+    ) -> None:
+        # Flask's static route: GET <url_path>/<path:filename>, named "static" ("bp.static" in a blueprint),
+        # answered by the native resolver like StaticFileMiddleware, but only for its own paths.
+        from ..middleware.static import StaticFolder
+
+        module_file = getattr(sys.modules.get(import_name or ""), "__file__", None)
+        if not os.path.isabs(folder) and module_file:
+            folder = os.path.join(os.path.dirname(module_file), folder)
+        static = StaticFolder(folder)
+
+        async def static_file(request: Request, filename: str) -> Response:
+            return static.respond(request, filename)
+
+        static_file.__name__ = "static"
+        self._add_route(join_path(url_path, "<path:filename>"), ("GET",), static_file, "static", {}, blueprints)
 
     def mount(self, path: str, app: Gobstopper) -> Gobstopper:
         """Serve another Gobstopper app under ``path``; it sees paths relative to it and keeps its own
         middleware, hooks and error handlers. Earlier mounts are tried first. Returns ``app``."""
-        prefix = _clean_prefix(path)
+        prefix = clean_prefix(join_path(path))
         if not prefix:
             raise ValueError("a mount point needs a non-empty prefix such as '/api'")
         if app is self:
@@ -321,7 +326,7 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
 
         Its optional ``startup()`` / ``shutdown()`` (sync or async) run with the app's lifecycle: extensions start
         in registration order before the ``on_startup`` handlers, and stop in reverse order after the
-        ``on_shutdown`` handlers (``gobstopper.core.extension`` describes the protocol).
+        ``on_shutdown`` handlers (``docs/extensions.md``).
 
         Raises:
             TypeError: ``extension`` has no ``name`` or no ``init_app``.
@@ -365,67 +370,75 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
             >>> app.url_for("user_detail", id=123)
             '/users/123'
         """
-        route = self._names.get(name)
-        if route is None:
+        record = self._names.get(name)
+        if record is None:
             raise ValueError(f"no route named {name!r}")
-        _, path_format, convertors = compile_path(flask_to_starlette(route.pattern))
-        missing = [p for p in convertors if p not in params]
-        if missing:
-            raise ValueError(f"url_for({name!r}) is missing parameter(s): {', '.join(missing)}")
-        path = path_format
-        for param, convertor in convertors.items():
-            value = params.pop(param)
-            try:
-                text = convertor.to_string(value)
-            except (AssertionError, ValueError, TypeError) as exc:
-                raise ValueError(f"url_for({name!r}): bad value {value!r} for {param!r}") from exc
-            safe = _URL_SAFE if param_is_path(route.pattern, param) else _URL_SAFE.replace("/", "")
-            path = path.replace("{" + param + "}", quote(text, safe=safe))
+        path = build_path(record.segments, params, name)  # takes the pattern's parameters out of params
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         return path + ("?" + query if query else "")
+
+    # -- errors ------------------------------------------------------------------------------------------------
+
+    async def handle_exception(self, request: Request, exc: Exception) -> Response:
+        """The response for an exception: a registered error handler's, else the default rendering.
+
+        Middleware may call it to answer with the app's error pages (``HTTPException`` included). Never raises.
+        """
+        return await self._dispatcher.handle_exception(request, exc)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Run the startup handlers (once; a failed one is retried from where it failed), then serve."""
-        if self._serving:
+        """Check the hooks, start the extensions, run the startup handlers (once; a failed one is retried from
+        where it failed), then serve.
+
+        Raises:
+            TypeError: a hook, error handler or middleware cannot be called the way the framework calls it.
+        """
+        if self._dispatcher.serving:
             return
         if self._startup_lock is None:
             self._startup_lock = asyncio.Lock()
         async with self._startup_lock:
-            if self._serving:
+            if self._dispatcher.serving:
                 return
-            # Extensions first (the app's handlers may use them), then the app's own handlers; a failed step is
-            # retried from where it failed on the next attempt.
+            check_callables(self)
+            # The WebSocket keys of app.config are read once, here (docs/websockets.md).
+            self.settings.websocket = WebSocketSettings.from_config(self.config)
+            # Extensions first (the app's handlers may use them), then the app's own handlers.
             steps = [*self._extension_hooks("startup"), *self._startup_handlers]
             while self._startup_done < len(steps):
                 await call_hook(steps[self._startup_done])
                 self._startup_done += 1
             for _, sub in self._mounts:
                 await sub.startup()
+            from ..deploy import is_production, warn_open_settings
+
+            if is_production():  # name what the deployment leaves open, once (docs/deployment.md)
+                warn_open_settings(self)
             self.logger.debug("%s started (%s router)", self.name, "Rust" if self.rust_router_available else "Python")
-            self._stopped = False
-            self._serving = True
+            self._dispatcher.stopped = False
+            self._dispatcher.serving = True
 
     async def shutdown(self, timeout: float | None = None) -> None:
-        """Stop serving (new requests get 503), wait up to ``timeout`` seconds for in-flight requests
-        (``GOBSTOPPER_SHUTDOWN_TIMEOUT``, 10 s by default), then run the shutdown handlers.
+        """Stop serving (new requests get 503), close open WebSockets (1001), wait up to ``timeout`` seconds for
+        in-flight requests (``settings.lifecycle.shutdown_timeout``, 10 s by default), then run the shutdown
+        handlers and stop the extensions.
 
         Handler errors are logged and do not stop the others. A later :meth:`startup` serves again.
         """
         if timeout is None:
-            timeout = float(os.environ.get("GOBSTOPPER_SHUTDOWN_TIMEOUT", "10"))
-        self._serving = False
-        self._stopped = True
-        await self._close_websockets()
-        if self._inflight:
-            self._drained = asyncio.Event()
+            timeout = self.settings.lifecycle.shutdown_timeout
+        dispatcher = self._dispatcher
+        await self.begin_shutdown()
+        if dispatcher.inflight:
+            dispatcher.drained = asyncio.Event()
             try:
-                await asyncio.wait_for(self._drained.wait(), timeout)
+                await asyncio.wait_for(dispatcher.drained.wait(), timeout)
             except asyncio.TimeoutError:
-                self.logger.warning("shutdown: %d request(s) still running after %ss", self._inflight, timeout)
+                self.logger.warning("shutdown: %d request(s) still running after %ss", dispatcher.inflight, timeout)
             finally:
-                self._drained = None
+                dispatcher.drained = None
         for func in [*self._shutdown_handlers, *reversed(self._extension_hooks("shutdown"))]:
             try:
                 await call_hook(func)
@@ -435,194 +448,25 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
             await sub.shutdown(timeout)
         self._startup_done = 0
 
+    async def begin_shutdown(self, wait: float = 0.0) -> None:
+        """The first step of :meth:`shutdown`: new requests get 503, open WebSockets are closed (1001) and open event
+        streams end (their generators' ``finally`` run), here and in mounted apps; then up to ``wait`` seconds for
+        the WebSocket handlers to return. Adapters call it on its own as soon as the server is told to stop, before
+        the server tears connections down (``docs/deployment.md``, "Shutdown")."""
+        dispatcher = self._dispatcher
+        dispatcher.serving = False
+        dispatcher.stopped = True
+        await dispatcher.close_websockets(*_GOING_AWAY)
+        end_streams(self)  # now, not at the drain timeout
+        for _, sub in self._mounts:
+            await sub.begin_shutdown(wait)
+        deadline = asyncio.get_running_loop().time() + wait
+        while dispatcher.websockets and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
     def _extension_hooks(self, name: str) -> list[Callable[..., Any]]:
         hooks = (getattr(extension, name, None) for extension in self.extensions.values())
         return [hook for hook in hooks if callable(hook)]
-
-    async def _close_websockets(self) -> None:
-        # Open WebSockets are told the server is going away (1001; RSGI cannot carry the code, see
-        # docs/websockets.md) before the drain, so clients reconnect elsewhere instead of hanging.
-        open_sockets = [ws for ws in list(self._websockets) if ws._state == WS_OPEN]
-        if open_sockets:
-            await asyncio.gather(
-                *(ws.close(GOING_AWAY, "server shutting down") for ws in open_sockets), return_exceptions=True
-            )
-
-    # -- dispatch --------------------------------------------------------------------------------------------
-
-    async def handle(self, request: Request) -> Response:
-        """Answer one HTTP request (the whole core, as adapters see it). Never raises."""
-        if not self._serving:
-            early = await self._admit(request)
-            if early is not None:
-                return early
-        self._inflight += 1
-        try:
-            if self._mounts:
-                sub = self._mounted_app(request)
-                if sub is not None:
-                    return await sub.handle(request)
-            # Routing, the pipeline and a plain handler run inline: one coroutine frame fewer per request.
-            method = request.method
-            exact = self._exact_routes.get(request.path)
-            route = exact.get(method) if exact is not None else None
-            if route is None:
-                status, route, params = self._router.match(method, request.path)
-                if status != FOUND:
-                    request._miss = (status, route, params)  # type: ignore[attr-defined]
-                    route = None
-            else:
-                params = None
-            if route is None:
-                response = await (self._fallback_pipeline or self._build_fallback())(request)
-            else:
-                request._route = route
-                request._params = params
-                direct = route.direct
-                if direct is None:
-                    response = await (route.pipeline or route.build())(request)
-                else:  # nothing around the handler: await it right here
-                    try:
-                        if route.takes_body and method in BODY_METHODS:
-                            request.refuse_oversized_body()
-                        rv = await (direct(request, **params) if params else direct(request))
-                    except Exception as exc:
-                        rv = await self.handle_exception(request, exc)
-                    if type(rv) is dict:
-                        return json_response(rv)  # (the finally clause below still runs)
-                    response = rv if isinstance(rv, Response) else to_response(rv)
-            if response.kind is FILE and not response.prepared:  # type: ignore[attr-defined]
-                response = prepare_file(response, method, request.header)  # type: ignore[arg-type]
-        except Exception as exc:
-            response = await self.handle_exception(request, exc)
-        finally:
-            self._inflight -= 1
-            if request._form is not None:
-                await request.close()  # uploaded files: finish pending saves, drop temporary files
-            if self._drained is not None and not self._inflight:
-                self._drained.set()
-        return response
-
-    async def handle_websocket(self, request: Request, channel: WebSocketChannel) -> None:
-        """Serve one WebSocket connection (the core, as adapters see it for a handshake). Never raises.
-
-        ``request`` describes the handshake (a ``GET``); ``channel`` is the adapter's
-        :class:`~gobstopper.websocket._channel.WebSocketChannel`. Mounted apps, the WebSocket router, the
-        Origin allow-list and the handler run here; a handshake that is not accepted is always refused with an
-        explicit HTTP status (404 unknown path, 403 not accepted or Origin refused, 500 handler error, the
-        status of an ``HTTPException`` raised before accepting).
-        """
-        await _serve_websocket(self, request, channel)
-
-    async def _admit(self, request: Request) -> Response | None:
-        if self._stopped:
-            return render_http_exception(ServiceUnavailable(), _accept(request))
-        try:
-            await self.startup()  # no lifespan from the server: start on the first request
-        except Exception as exc:
-            self.logger.exception("startup failed")
-            return await self.handle_exception(request, exc)
-        return None
-
-    def _mounted_app(self, request: Request) -> Gobstopper | None:
-        """The mounted app serving this path (earlier mounts first), with the request rebased onto it."""
-        path = request.path
-        for prefix, sub in self._mounts:
-            if path == prefix or path.startswith(prefix + "/"):
-                request.path = path[len(prefix) :] or "/"
-                request.root_path += prefix
-                request.app = sub
-                return sub
-        return None
-
-    def _build_fallback(self) -> Endpoint:
-        # 404/405/400/308 and automatic OPTIONS go through app middleware, so CORS preflight works everywhere.
-        endpoint: Endpoint = self._fallback_endpoint
-        for entry in reversed(sorted(self.middleware, key=lambda e: (-e.priority, e.order))):
-            endpoint = wrap_middleware(entry.middleware, endpoint)
-        self._fallback_pipeline = endpoint
-        return endpoint
-
-    async def _fallback_endpoint(self, request: Request) -> Response:
-        status, found, params = request._miss  # type: ignore[attr-defined]
-        try:
-            if status == METHOD_NOT_ALLOWED:
-                allowed = set(found) | {"OPTIONS"}
-                if "GET" in allowed:
-                    allowed.add("HEAD")
-                if request.method == "OPTIONS":
-                    response = Response(b"", status=200, headers={"Allow": ", ".join(sorted(allowed))})
-                    del response.headers["content-type"]
-                    return response
-                raise MethodNotAllowed(allowed)
-            if status == BAD_PARAM:
-                raise BadRequest(params)
-            response = self._slash_redirect(request)
-            if response is not None:
-                return response
-            raise NotFound()
-        except Exception as exc:
-            return await self.handle_exception(request, exc)
-
-    def _slash_redirect(self, request: Request) -> Response | None:
-        policy, path = self._slash_policy, request.path
-        if policy == "add_slash" and not path.endswith("/"):
-            alternative = path + "/"
-        elif policy == "remove_slash" and path.endswith("/") and path.strip("/"):
-            alternative = path.rstrip("/")
-        else:
-            return None
-        if self._router.match(request.method, alternative)[0] == NOT_FOUND:
-            return None
-        # Never "//host" or "/\\host": browsers read those as another site (Django CVE-2018-14574).
-        location = "/" + (request.root_path + alternative).lstrip("/\\")
-        qs = request.query_string
-        return redirect(quote(location, safe=_URL_SAFE) + ("?" + qs if qs else ""), status=308)
-
-    def _find_error_handler(self, exc: BaseException) -> Callable[..., Any] | None:
-        handlers = self.error_handlers
-        if not handlers:
-            return None
-        if isinstance(exc, HTTPException):
-            handler = handlers.get(exc.status_code)
-            if handler is not None:
-                return handler
-        for cls in type(exc).__mro__:
-            handler = handlers.get(cls)
-            if handler is not None:
-                return handler
-        if not isinstance(exc, HTTPException):
-            return handlers.get(500)
-        return None
-
-    async def handle_exception(self, request: Request, exc: Exception) -> Response:
-        """The response for an exception: a registered error handler's, else the default rendering.
-
-        Middleware may call it to answer with the app's error pages (``HTTPException`` included). Never raises.
-        """
-        handler = self._find_error_handler(exc)
-        if handler is not None:
-            try:
-                rv = await call_hook(handler, request, exc)
-                if rv is not None:
-                    return to_response(rv)
-            except Exception:
-                self.logger.exception("error handler %r failed", handler)
-                return _plain_500()
-        try:
-            if isinstance(exc, HTTPException):
-                return render_http_exception(exc, _accept(request))
-            self.logger.error(
-                "unhandled exception in %s %s",
-                request.method,
-                request.path,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-            detail = "".join(traceback.format_exception(exc)) if self.debug else "The server had an internal error."
-            return render_http_exception(HTTPException(500, detail), _accept(request))
-        except Exception:
-            self.logger.exception("rendering an error failed")
-            return _plain_500()
 
     # -- introspection ---------------------------------------------------------------------------------------
 
@@ -636,10 +480,10 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
             lines.append(f"{'  ' * depth}Blueprint: {qualified} prefix={bp.url_prefix or '/'}")
             for entry in bp.middleware:
                 lines.append(f"{'  ' * (depth + 1)}MW(prio={entry.priority}): {entry.name}")
-        for route in self.routes:
+        for route in self._dispatcher.routes:
             order = [entry.name for entry in route.middleware_entries()]
-            lines.append(f"Route {list(route.methods)} {route.pattern} -> {route.name} MW order: {order}")
-        for route in self.websocket_routes:
+            lines.append(f"Route {list(route.record.methods)} {route.pattern} -> {route.name} MW order: {order}")
+        for route in self._dispatcher.websocket_routes:
             lines.append(f"WebSocket {route.pattern} -> {route.name}")
         lines.append("=== End Visualization ===")
         text = "\n".join(lines)
@@ -647,32 +491,43 @@ class Gobstopper(ServerEntry, TemplatesAppAPI, TasksAppAPI, CacheAppAPI, Scaffol
         return text
 
 
-def _accept(request: Request) -> str | None:
-    # The error being rendered may be about the headers themselves (431): then answer in the default format.
+#: How the framework calls each kind of registered callable (what ``check_callables`` verifies).
+_CALLS = {
+    "before_request hook": "(request)",
+    "after_request hook": "(request, response)",
+    "error handler": "(request, error)",
+    "middleware": "(request, call_next)",
+}
+
+
+def check_callables(app: Gobstopper) -> None:
+    """Fail startup, naming the culprit, when a hook, error handler or middleware cannot take the arguments the
+    framework passes it (instead of a 500 on the first request that reaches it).
+
+    Raises:
+        TypeError: naming the callable, where it is registered and the call it must accept.
+    """
+    scaffolds: list[tuple[str, Any]] = [("the app", app)]
+    scaffolds += [(f"blueprint {name!r}", bp) for name, bp in app.blueprints.items()]
+    for where, scaffold in scaffolds:
+        for func in scaffold.before_request_funcs:
+            _check_call(func, "before_request hook", where)
+        for func in scaffold.after_request_funcs:
+            _check_call(func, "after_request hook", where)
+        for entry in scaffold.middleware:
+            _check_call(entry.middleware, "middleware", where)
+    for func in app.error_handlers.values():
+        _check_call(func, "error handler", "the app")
+
+
+def _check_call(func: Callable[..., Any], kind: str, where: str) -> None:
     try:
-        return request.header("accept")
-    except HTTPException:
-        return None
-
-
-def _first_set(*values: int | None) -> int | None:
-    return next((v for v in values if v is not None), None)
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return None
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: nothing to check
+    call = _CALLS[kind]
     try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer number of bytes/levels, not {value!r}") from None
-
-
-def param_is_path(pattern: str, param: str) -> bool:
-    """Whether ``param`` uses the ``path`` convertor in ``pattern`` (its slashes are kept by ``url_for``)."""
-    return f"<path:{param}>" in pattern
-
-
-def _plain_500() -> Response:
-    return Response(b"Internal Server Error", status=500, content_type="text/plain; charset=utf-8")
+        signature.bind(*range(call.count(",") + 1))
+    except TypeError:
+        label = getattr(func, "__qualname__", None) or repr(func)
+        raise TypeError(f"{kind} {label} on {where} must accept {call}; its signature is {signature}") from None

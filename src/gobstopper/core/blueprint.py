@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._scaffold import Scaffold
-
-if TYPE_CHECKING:
-    from .app import Gobstopper
+from .routes import clean_prefix
 
 
 class Blueprint(Scaffold):
@@ -48,17 +46,16 @@ class Blueprint(Scaffold):
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no dot")
         self.name = name
+        self.import_name: str | None = None
         if url_prefix is not None and not url_prefix.startswith("/"):
             # Flask's Blueprint("admin", __name__) passes an import name here; the reference docs do the same.
             self.import_name, url_prefix = url_prefix, None
-        else:
-            self.import_name = None
-        self.url_prefix = _clean_prefix(url_prefix)
+        self.url_prefix = clean_prefix(url_prefix)
         self.static_folder = static_folder
         self.template_folder = template_folder
         self.deferred: list[tuple[str, str, tuple[str, ...], Callable[..., Any], str | None, dict[str, Any]]] = []
         self.children: list[tuple[Blueprint, str | None]] = []
-        self._apps: list[Gobstopper] = []
+        self._apps: list[Any] = []  # the apps it is registered on (their pipelines change with it)
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r} prefix={self.url_prefix!r}>"
@@ -86,17 +83,13 @@ class Blueprint(Scaffold):
         for app in self._apps:
             app._changed()
 
+    def _registered_on(self, app: Any) -> None:
+        if app not in self._apps:
+            self._apps.append(app)
+
     def register_blueprint(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
         """Nest ``blueprint`` under this one (its prefix is appended to this one's)."""
         self._check_open()
         if blueprint is self:
             raise ValueError("a blueprint cannot be registered on itself")
-        self.children.append((blueprint, _clean_prefix(url_prefix) if url_prefix is not None else None))
-
-
-def _clean_prefix(prefix: str | None) -> str:
-    if not prefix:
-        return ""
-    if not prefix.startswith("/"):
-        raise ValueError(f"URL prefix {prefix!r} must start with '/'")
-    return prefix.rstrip("/")
+        self.children.append((blueprint, clean_prefix(url_prefix) if url_prefix is not None else None))

@@ -1,4 +1,4 @@
-"""HTTP building blocks: request, responses, errors and helpers."""
+"""HTTP building blocks: request, responses, errors, helpers and server-sent events."""
 
 from .errors import (
     BadRequest,
@@ -6,6 +6,7 @@ from .errors import (
     HTTPException,
     MethodNotAllowed,
     NotFound,
+    RequestTimeout,
     RequestTooLarge,
     UnsupportedMediaType,
 )
@@ -15,10 +16,12 @@ from .negotiation import negotiate, negotiate_response
 from .problem import problem
 from .request import Request
 from .response import FileResponse, JSONResponse, Response, StreamResponse, redirect
+from .sse import EventSourceResponse, ServerSentEvent
 
 __all__ = [
     "BadRequest",
     "BodyValidationError",
+    "EventSourceResponse",
     "FileResponse",
     "FileStorage",
     "HTTPException",
@@ -26,8 +29,10 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "Request",
+    "RequestTimeout",
     "RequestTooLarge",
     "Response",
+    "ServerSentEvent",
     "StreamResponse",
     "UnsupportedMediaType",
     "abort",

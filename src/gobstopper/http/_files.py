@@ -39,13 +39,13 @@ def response_from_result(result: Any) -> Response:
         raise NotFound()
     if status == 405:
         raise MethodNotAllowed({"GET", "HEAD"})
-    response = Response(b"", status=status)  # 304, 416: validators or Content-Range only, no body
-    response.raw_headers[:] = list(result.headers)
-    return response
+    empty = Response(b"", status=status)  # 304, 412, 416: validators, Vary or Content-Range only, no body
+    empty.raw_headers[:] = list(result.headers)
+    return empty
 
 
 def prepare_file(response: FileResponse, method: str, header: Any) -> Response:
-    """Answer a handler's ``FileResponse`` for this request (conditional GET/HEAD, Range, encodings).
+    """Answer a handler's ``FileResponse`` for this request (preconditions, Range, encodings: RFC 9110 §13.2.2).
 
     The application chose the file, so symlinks are followed; its own headers (type, disposition, anything
     it set) win over the resolver's, except the framing ones the resolver computes.
@@ -64,6 +64,9 @@ def prepare_file(response: FileResponse, method: str, header: Any) -> Response:
         header("range") if conditional else None,
         header("accept-encoding"),
         True,
+        if_match=header("if-match") if conditional else None,
+        if_unmodified_since=header("if-unmodified-since") if conditional else None,
+        if_range=header("if-range") if conditional else None,
     )
     prepared = response_from_result(result)
     own = response.raw_headers

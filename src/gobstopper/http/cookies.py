@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 import re
 import warnings
 from email.utils import format_datetime
+
+from .._env import env_flag, read_env
+from ._text import header_text
 
 _COOKIE_OCTETS = re.compile(r"[!#-+\-./0-9:<-\[\]-~]*")  # RFC 6265 cookie-octet
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -23,9 +25,8 @@ def production_cookie_policy() -> bool:
 
     Read once per process: the environment is configuration, not per-request input.
     """
-    production = os.environ.get("ENV", "").lower() == "production"
-    allow_insecure = os.environ.get("GOBSTOPPER_ALLOW_INSECURE_COOKIES", "").lower() in {"1", "true", "yes"}
-    return production and not allow_insecure
+    production = read_env("ENV", str.lower, "") == "production"
+    return production and not env_flag("GOBSTOPPER_ALLOW_INSECURE_COOKIES")
 
 
 def quote_cookie_value(value: str) -> str:
@@ -148,14 +149,16 @@ def parse_cookie_header(header: str, max_cookies: int | None = None) -> dict[str
     """Parse a (possibly joined) ``Cookie`` header into ``{name: value}``.
 
     Nameless pairs are ignored and the first occurrence of a name wins (browsers send the most specific cookie
-    first). Quoted values are unquoted. Parsing is linear in the header length.
+    first). Quoted values are unquoted. Parsing is linear in the header length. ``header`` is the header as
+    requests hold it (one character per octet); names and values are read as UTF-8, with U+FFFD for invalid
+    bytes (the wire policy, ``http/_text.py``): browsers send ``document.cookie`` text as UTF-8.
 
     Raises:
         ValueError: more than ``max_cookies`` cookies.
     """
     cookies: dict[str, str] = {}
     count = 0
-    for chunk in header.split(";"):
+    for chunk in header_text(header).split(";"):
         name, sep, value = chunk.partition("=")
         name = name.strip()
         if not sep or not name:

@@ -85,6 +85,20 @@ class MethodNotAllowed(HTTPException):
         )
 
 
+class RequestTimeout(HTTPException):
+    """408: the client stopped sending the request body (no data for ``timeout`` seconds).
+
+    RFC 9110 §15.5.9: the connection's framing is out of step after an unfinished body, so the answer carries
+    ``Connection: close`` and the server closes the connection once it is sent.
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
+        detail = "The request body was not received in time."
+        if timeout is not None:
+            detail = f"The request body was not received in time (no data for {timeout:g} s)."
+        super().__init__(408, detail, headers={"Connection": "close"})
+
+
 class RequestTooLarge(HTTPException):
     """413: the request body is larger than the configured limit."""
 

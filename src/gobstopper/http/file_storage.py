@@ -1,15 +1,18 @@
-"""Uploaded files: ``FileStorage`` (Werkzeug's name) over Starlette's spooled ``UploadFile``, and
-``secure_filename``."""
+"""Uploaded files: ``FileStorage`` (Werkzeug's name) over Starlette's spooled ``UploadFile``, ``secure_filename``,
+and :class:`UploadSpool`, the spooled file uploads are written to."""
 
 from __future__ import annotations
 
-import asyncio
+import io
 import os
 import re
+import secrets
 import shutil
+import tempfile
 import unicodedata
+import weakref
 from collections.abc import Awaitable, Generator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from starlette.datastructures import UploadFile
 
@@ -48,6 +51,97 @@ def display_filename(raw: str | None) -> str | None:
     return base if base and base not in (".", "..") else None
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class UploadSpool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """Where an upload's bytes go: memory up to ``max_size``, then a *named* private temporary file.
+
+    Python's own spooled file rolls over into an unnamed file that cannot be linked anywhere; this one rolls over
+    into ``tempfile.mkstemp()`` (mode 0600, in ``tempfile.gettempdir()``, i.e. ``TMPDIR``), so
+    :meth:`FileStorage.save` can give the finished upload its destination name instead of copying it. The
+    temporary name is removed when the spool is closed or collected.
+
+    Attributes:
+        path: the temporary file's name once rolled over to disk (``None`` in memory, or once moved away).
+    """
+
+    path: str | None = None
+    _unlinker: weakref.finalize | None = None  # type: ignore[type-arg]
+
+    def rollover(self) -> None:
+        if self._rolled:  # type: ignore[has-type]
+            return
+        fd, path = tempfile.mkstemp(prefix="gobstopper-upload-")
+        newfile = os.fdopen(fd, "w+b")
+        self._unlinker = weakref.finalize(self, _unlink, path)
+        old = cast(io.BytesIO, self._file)  # type: ignore[has-type]  # in memory until now
+        position = old.tell()
+        newfile.write(old.getvalue())
+        newfile.seek(position)
+        self._file = newfile
+        self._rolled = True
+        self.path = path
+
+    def forget_path(self) -> None:
+        """Remove the temporary name now (the open file stays readable): it was linked elsewhere."""
+        self.path = None
+        if self._unlinker is not None:
+            self._unlinker()
+
+    def close(self) -> None:
+        super().close()
+        if self._unlinker is not None:
+            self._unlinker()
+
+
+def _umask() -> int:
+    """The process umask, without changing it (Linux reads it from /proc; elsewhere it is set and restored)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _link_into_place(spool: UploadSpool, destination: str) -> bool:
+    """Give the spool's on-disk file the name ``destination`` (replacing it), without copying a byte.
+
+    The file is hard-linked under a random name in the destination's directory, given the mode a newly created
+    file would have (``0o666 & ~umask``, as ``open(destination, "wb")`` gives), and renamed over the destination
+    (atomic: readers see the old file or the whole new one). False when linking is impossible (another file
+    system, a file system without hard links, ...): the caller copies instead.
+    """
+    source = spool.path
+    if source is None:
+        return False
+    spool.flush()
+    directory, name = os.path.split(os.path.abspath(destination))
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.upload")
+    try:
+        os.link(source, temporary)
+    except OSError:
+        return False
+    # Moved: the temporary name goes first (so the private file is never readable under it after the chmod).
+    spool.forget_path()
+    try:
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, destination)
+    except BaseException:
+        _unlink(temporary)
+        raise
+    return True
+
+
 class FileStorage:
     """An uploaded file. The data is spooled (memory up to 1 MiB, then a temporary file), never held whole.
 
@@ -62,7 +156,6 @@ class FileStorage:
         self._upload = upload
         self.filename = display_filename(upload.filename)
         self.content_type = upload.content_type or "application/octet-stream"
-        self._pending: list[asyncio.Future[Any]] = []
 
     def __repr__(self) -> str:
         return f"<FileStorage {self.name!r} filename={self.filename!r} {self.content_type!r}>"
@@ -91,39 +184,51 @@ class FileStorage:
         await self._upload.seek(offset)
 
     def save(self, destination: str | os.PathLike[str] | IO[bytes]) -> Awaitable[None]:
-        """Copy the file to ``destination`` in a worker thread, so the event loop never blocks on disk.
+        """Write the whole upload to ``destination`` (a path, replaced if it exists, or a binary file object).
 
-        Returns an awaitable: ``await file.save(path)`` waits for the copy. Code written for the reference
-        (``file.save(path)`` without ``await``) still saves: the request does not finish before pending saves
-        did. Outside an event loop the copy happens at once.
+        When ``save()`` returns, the file is complete (Flask's semantics): the reference's ``file.save(path)``
+        followed by ``os.path.getsize(path)`` works. ``await file.save(path)`` works too (the returned awaitable
+        is already done). No large copy happens on the event loop: an upload bigger than the 1 MiB spool is
+        already a file on disk, which is *moved* to ``destination`` (hard-linked, then renamed over it) when
+        both are on the same file system; only smaller uploads, file-object destinations and other file systems
+        are copied. Keep the upload directory on the file system of ``TMPDIR`` to benefit.
+
+        Raises:
+            OSError: the destination cannot be written.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._copy(destination)
-            return _Done()
-        future = loop.run_in_executor(None, self._copy, destination)
-        self._pending.append(future)
-        return future
+        spool = self._upload.file
+        if not hasattr(destination, "write"):
+            path = os.fspath(destination)  # type: ignore[arg-type]
+            if isinstance(spool, UploadSpool) and _link_into_place(spool, path):
+                return _DONE
+            source = getattr(spool, "path", None)
+            if source is not None:  # on disk, another file system: the kernel copies (copy_file_range/sendfile)
+                spool.flush()
+                shutil.copyfile(source, path)
+                return _DONE
+            with open(path, "wb") as target:
+                self._copy_to(target)
+            return _DONE
+        self._copy_to(destination)  # type: ignore[arg-type]
+        return _DONE
 
-    def _copy(self, destination: str | os.PathLike[str] | IO[bytes]) -> None:
+    def _copy_to(self, target: IO[bytes]) -> None:
         source = self._upload.file
         source.seek(0)
-        if hasattr(destination, "write"):
-            shutil.copyfileobj(source, destination)  # type: ignore[arg-type]
-            return
-        with open(destination, "wb") as target:  # type: ignore[arg-type]
-            shutil.copyfileobj(source, target)
+        shutil.copyfileobj(source, target)
 
     async def close(self) -> None:
-        """Wait for pending saves, then release the temporary file."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        """Release the temporary file."""
         await self._upload.close()
 
 
 class _Done:
-    """An already finished save (made outside an event loop)."""
+    """An already finished save: ``await file.save(path)`` keeps working."""
+
+    __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
+        yield from ()
+
+
+_DONE = _Done()

@@ -84,3 +84,22 @@ def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: 
     if real is None or not os.path.isfile(real):
         raise NotFound()
     return send_file(real, **kwargs)
+
+
+async def stream_template(template_name: str, **context: Any) -> Response:
+    """Flask's ``stream_template``: the template rendered in chunks, as they are produced, for the app handling the
+    current request (``await app.stream_template(...)`` when the app is at hand).
+
+    Raises:
+        RuntimeError: outside a request of an app whose templates are set up (``app.init_templates()``).
+    """
+    from ..templates._context import current_request  # no Jinja2: only the request the templates know of
+
+    request = current_request()
+    app = getattr(request, "app", None)
+    if app is None:
+        raise RuntimeError(
+            "stream_template() needs a request of an app whose templates are set up (app.init_templates())"
+        )
+    response: Response = await app.stream_template(template_name, **context)
+    return response

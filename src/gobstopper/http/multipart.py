@@ -8,13 +8,13 @@ applies the same caps (fields, files, bytes per text field) and answers malforme
 from __future__ import annotations
 
 import weakref
-from tempfile import SpooledTemporaryFile
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers, UploadFile
 
+from ._text import decode_wire
 from .errors import BadRequest, UnsupportedMediaType
-from .file_storage import FileStorage
+from .file_storage import FileStorage, UploadSpool
 from .forms import MAX_FORM_FIELDS, MAX_FORM_FILES, MAX_PART_BYTES
 
 _SPOOL_BYTES = 1024 * 1024
@@ -28,7 +28,7 @@ class _Part:
         self.name = ""
         self.filename: str | None = None
         self.data = bytearray()
-        self.file: SpooledTemporaryFile[bytes] | None = None
+        self.file: UploadSpool | None = None
 
 
 def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, list[str]], dict[str, FileStorage]]:
@@ -71,13 +71,13 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, list[str]
         _, params = parse_options_header(disposition)
         if b"name" not in params:
             raise BadRequest("Invalid form body: a part has no name.")
-        current.name = params[b"name"].decode("utf-8", "replace")
+        current.name = decode_wire(params[b"name"])
         if b"filename" in params:
             counts["files"] += 1
             if counts["files"] > MAX_FORM_FILES:
                 raise BadRequest(f"Invalid form body: more than {MAX_FORM_FILES} files.")
-            current.filename = params[b"filename"].decode("utf-8", "replace")
-            current.file = SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+            current.filename = decode_wire(params[b"filename"])
+            current.file = UploadSpool(max_size=_SPOOL_BYTES)
         else:
             counts["fields"] += 1
             if counts["fields"] > MAX_FORM_FIELDS:
@@ -93,16 +93,16 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, list[str]
 
     def on_part_end() -> None:
         if current.file is None:
-            fields.setdefault(current.name, []).append(current.data.decode("utf-8", "replace"))
+            fields.setdefault(current.name, []).append(decode_wire(current.data))
             return
         current.file.seek(0)
         headers = Headers(raw=current.headers)
-        upload = UploadFile(current.file, filename=current.filename, headers=headers)
+        upload = UploadFile(current.file, filename=current.filename, headers=headers)  # type: ignore[arg-type]
         if current.name in files:
             current.file.close()
             return
         storage = files[current.name] = FileStorage(current.name, upload)
-        # No request owns these files: close each when its FileStorage goes (pending saves keep it alive).
+        # No request owns these files: close each when its FileStorage goes.
         weakref.finalize(storage, current.file.close)
 
     parser = MultipartParser(

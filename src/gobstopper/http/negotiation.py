@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import HTTPException
 
 if TYPE_CHECKING:
-    from .request import Request
     from .response import Response
+
+
+class AcceptSource(Protocol):
+    """What negotiation needs from a request (``gobstopper.http.request.Request`` has it)."""
+
+    def header(self, name: str, default: str | None = None) -> str | None: ...
 
 #: Longer Accept headers are not parsed (the rest is ignored): parsing stays linear and bounded.
 MAX_ACCEPT_ITEMS = 64
@@ -71,7 +76,7 @@ def accepts(header: str | None, mimetype: str) -> bool:
     return best_match(header, [mimetype]) is not None
 
 
-def negotiate(request: Request, offers: Iterable[str]) -> str:
+def negotiate(request: AcceptSource, offers: Iterable[str]) -> str:
     """The best offer for this request.
 
     Raises:
@@ -84,7 +89,7 @@ def negotiate(request: Request, offers: Iterable[str]) -> str:
     return choice
 
 
-def negotiate_response(request: Request, renderers: Mapping[str, Callable[[], Any]]) -> Response:
+def negotiate_response(request: AcceptSource, renderers: Mapping[str, Callable[[], Any]]) -> Response:
     """Call the renderer of the best type (``{"application/json": ..., "text/html": ...}``) and answer with it.
 
     Raises:

@@ -2,112 +2,97 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import operator
+import logging
 import re
-from collections.abc import AsyncIterator
-from itertools import accumulate, count
-from typing import TYPE_CHECKING, Any, ClassVar
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 import msgspec
 from starlette.datastructures import Headers
 
+from ..adapter import Connection, HeaderSource, RequestSource
+from ..settings import DEFAULT_MAX_JSON_DEPTH, HTTPSettings
 from . import forms
-from ._source import Connection, HeaderSource, RequestSource
+from ._json import decode_json
 from .cookies import parse_cookie_header
-from .errors import BadRequest, BodyValidationError, HTTPException, RequestTooLarge, UnsupportedMediaType
+from .errors import (
+    BadRequest,
+    ClientDisconnect,
+    HTTPException,
+    RequestTimeout,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
 from .file_storage import FileStorage
 from .negotiation import best_match
 
-if TYPE_CHECKING:
-    from ..core.app import Gobstopper
+#: The limits of a request made without an app's settings (tests, tools).
+DEFAULT_HTTP = HTTPSettings()
+_framework_logger = logging.getLogger("gobstopper")
+# A request id taken from a trusted proxy's X-Request-ID: visible ASCII, bounded.
+_REQUEST_ID = re.compile(r"[!-~]{1,200}")
 
-#: Default request body limit (bytes) when neither the app, a blueprint, the route nor the request sets one.
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_QUERY_PARAMS = 1000
-DEFAULT_MAX_COOKIES = 300
-#: Header caps (431), checked when headers are first read: the servers' own limits differ widely.
-DEFAULT_MAX_HEADERS = 100
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # one header line
-DEFAULT_MAX_HEADERS_TOTAL_BYTES = 64 * 1024
+#: Defaults of the limits (``gobstopper.settings.HTTPSettings`` is where an app's own values live).
+DEFAULT_MAX_BODY_BYTES = DEFAULT_HTTP.max_body_bytes
+DEFAULT_MAX_QUERY_PARAMS = DEFAULT_HTTP.max_query_params
+DEFAULT_MAX_COOKIES = DEFAULT_HTTP.max_cookies
+DEFAULT_MAX_HEADERS = DEFAULT_HTTP.max_headers
+DEFAULT_MAX_HEADER_BYTES = DEFAULT_HTTP.max_header_bytes
+DEFAULT_MAX_HEADERS_TOTAL_BYTES = DEFAULT_HTTP.max_headers_total_bytes
 
 # RFC 3986 reg-name restricted to what DNS names and IPv4 use, or an IPv6 literal; optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
 
-#: The JSON nesting limit (arrays and objects) when neither the request nor the app sets one. Enforced before
-#: decoding, so a deep body is the same 400 on every interpreter: msgspec recurses once per level and only the
-#: interpreter's recursion limit stopped it (3.11 refused 1,000 levels, 3.13 accepted 5,000). 128 is serde_json's
-#: default, far below any interpreter's limit and far above what JSON APIs nest.
-DEFAULT_MAX_JSON_DEPTH = 128
 
-_json_decoder = msgspec.json.Decoder()
-# For the nesting-depth check. A JSON string: its quote, then runs of plain bytes or backslash escapes, then its
-# closing quote, or the end of the body when there is none (then the body is malformed anyway). The closing quote
-# is optional so the pattern never fails once started: no backtracking, linear in the body.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-# Brackets as steps: an opening one is 2, a closing one 0; every other byte is deleted.
-_BRACKET_STEPS = bytes(2 if b in b"[{" else 0 for b in range(256))
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_typed_decoders: dict[Any, msgspec.json.Decoder] = {}
+class _LazyState:
+    """The request's lazily computed state: a class default until first set, then in the instance ``__dict__``.
 
-
-def _decoder_for(model: Any) -> msgspec.json.Decoder:
-    decoder = _typed_decoders.get(model)
-    if decoder is None:
-        decoder = _typed_decoders[model] = msgspec.json.Decoder(model)
-    return decoder
-
-
-def json_too_deep(data: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects more than ``limit`` levels deep (``[[1]]`` is 2 levels).
-
-    Linear in ``len(data)`` and recursion-free, at C speed: a body with at most ``limit`` opening brackets (most of
-    them) is answered by its length or two ``bytes.count`` calls; otherwise the strings are cut out (brackets inside
-    them do not count), the brackets kept and the deepest running level computed. Unbalanced text counts its
-    unclosed levels. Text that is not JSON may be over-counted, never under-counted: a decoder reading it gives up
-    before nesting deeper than this count.
+    A plain mixin rather than ``ClassVar``s on the Struct: msgspec makes no fields of it, and type checkers see
+    ordinary instance attributes with defaults.
     """
-    if len(data) <= limit or data.count(b"[") + data.count(b"{") <= limit:
-        return False
-    steps = _JSON_STRING.sub(b"", data).translate(_BRACKET_STEPS, _NOT_BRACKETS)
-    # The level after the n-th bracket is (opening ones - closing ones) = (sum of the first n steps) - n.
-    return max(map(operator.sub, accumulate(steps), count(1)), default=0) > limit
+
+    root_path: str = ""
+    _max_body_bytes: int | None = None
+    _query_string: str | None = None
+    _header_source: HeaderSource | None = None
+    _headers: Headers | None = None
+    _connection: Connection | None = None
+    _cookies: dict[str, str] | None = None
+    _args: dict[str, list[str]] | None = None
+    _body: bytes | None = None
+    _body_consumed: bool = False
+    _host: str | None = None
+    _max_json_depth: int | None = None
+    _files: dict[str, FileStorage] | None = None
+    _id: str | None = None
+    _csrf_token: str | None = None
+    _security: Any = None  # the SecurityMiddleware handling this request, set by it
+    # Set by the session middleware (``gobstopper.sessions``); None when no session middleware runs.
+    session: Any = None
+    _session_id: str | None = None
 
 
-def decode_json(data: bytes, model: Any = None) -> Any:
-    """Decode a JSON body; every way it can fail becomes a 400 or, for a model mismatch, a 422.
-
-    msgspec raises more than ``DecodeError``: deep nesting gives ``RecursionError`` and invalid UTF-8 inside a
-    string gives ``UnicodeDecodeError`` (HARDENING.md §0.4); both are the client's fault, so both are 400.
-    """
-    try:
-        return (_json_decoder if model is None else _decoder_for(model)).decode(data)
-    except msgspec.ValidationError as exc:
-        if model is None:  # the untyped decoder's own limits (e.g. a 5,000-digit integer): malformed, not a mismatch
-            raise BadRequest(f"Invalid JSON body: {exc}") from None
-        message = str(exc)
-        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
-        raise BodyValidationError(message, [{"loc": path, "msg": message.partition(" - at `")[0]}]) from None
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"Invalid JSON body: {exc}") from None
-
-
-class Request(msgspec.Struct, dict=True, eq=False):
+class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
     """One HTTP request, as handlers see it.
 
     Attributes are parsed lazily from what the server gave and cached, so a handler pays only for what it reads.
     Handlers may attach their own attributes (``request.user = ...``).
 
-    Adapters create it as ``Request(method, path, scope, channel, source, app)``: the server's raw scope and
-    body channel, and the adapter's :class:`~gobstopper.http._source.RequestSource` that reads them.
+    Adapters create it as ``Request(method, path, scope, channel, source, app, settings)``: the server's raw scope
+    and body channel, the adapter's :class:`~gobstopper.adapter.RequestSource` that reads them, the app (for
+    handlers) and the app's :class:`~gobstopper.settings.HTTPSettings` (the limits this request is held to).
 
     Attributes:
         method: the HTTP method, upper case.
         path: the request path, already percent-decoded by the server (relative to a mount point).
         app: the application handling the request.
         root_path: the mount prefix the path is relative to (``""`` at the top level).
+        session: the session's data, a dict-like object set by the session middleware; ``None`` without one.
     """
 
     # A msgspec Struct because one is made per request: its constructor is C, about half the cost of a class
@@ -118,25 +103,13 @@ class Request(msgspec.Struct, dict=True, eq=False):
     _scope: Any
     _channel: Any
     _source: RequestSource
-    app: Gobstopper | None = None
+    app: Any = None
+    settings: HTTPSettings = DEFAULT_HTTP
     _route: Any = None
     _params: dict[str, Any] | None = None
-
-    # Lazily computed state: a class default until first set, then in the instance __dict__.
-    root_path: ClassVar[str] = ""
-    _max_body_bytes: ClassVar[int | None] = None
-    _query_string: ClassVar[str | None] = None
-    _header_source: ClassVar[HeaderSource | None] = None
-    _headers: ClassVar[Headers | None] = None
-    _connection: ClassVar[Connection | None] = None
-    _cookies: ClassVar[dict[str, str] | None] = None
-    _args: ClassVar[dict[str, list[str]] | None] = None
-    _body: ClassVar[bytes | None] = None
-    _body_consumed: ClassVar[bool] = False
-    _host: ClassVar[str | None] = None
-    _max_json_depth: ClassVar[int | None] = None
-    _form: ClassVar[Any] = None
-    _files: ClassVar[dict[str, FileStorage] | None] = None
+    # A field, not a lazily set attribute: dispatch reads it after every request (uploads to release), and a
+    # field reads faster than a class default behind the instance dict (benchmarks/instructions.py).
+    _form: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
@@ -162,6 +135,51 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """The pattern of the matched route (``"/users/<int:id>"``)."""
         return self._route.pattern if self._route is not None else None
 
+    # -- identity, session and logging ---------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """An id for this request, for logs and error reports: a trusted proxy's ``X-Request-ID`` (visible ASCII,
+        at most 200 characters), else 32 random hex digits, made on first read only."""
+        rid = self._id
+        if rid is None:
+            forwarded = self.header("x-request-id") if self._trusted_peer() else None
+            if forwarded is not None and _REQUEST_ID.fullmatch(forwarded):
+                rid = forwarded
+            else:
+                rid = uuid.uuid4().hex
+            self._id = rid
+        return rid
+
+    @property
+    def session_id(self) -> str | None:
+        """The current session's id (read-only; set by the session middleware), or ``None``."""
+        return self._session_id
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The app's logger (``app.logger``), or the framework's ``gobstopper`` logger without an app."""
+        logger = getattr(self.app, "logger", None)
+        return logger if isinstance(logger, logging.Logger) else _framework_logger
+
+    @property
+    def csrf_token(self) -> str | None:
+        """The CSRF token for this request's session, created on first read (Django's ``get_token``).
+
+        Reading it stores a secret in the session when it has none yet (so the session is saved and its cookie
+        sent), and returns the secret masked for this response (BREACH); every masked form stays valid for the
+        session's lifetime. ``None`` when no :class:`~gobstopper.middleware.SecurityMiddleware` handles the
+        request.
+        """
+        token = self._csrf_token
+        if token is None and self._security is not None:
+            token = self._csrf_token = self._security.csrf_token_for(self)
+        return token
+
+    @csrf_token.setter
+    def csrf_token(self, value: str | None) -> None:
+        self._csrf_token = value
+
     # -- URL ---------------------------------------------------------------------------------------------------
 
     @property
@@ -177,7 +195,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """Query parameters as ``{name: [values]}`` (blank values kept; more than the cap is a 400)."""
         args = self._args
         if args is None:
-            limit = self.app.max_query_params if self.app is not None else DEFAULT_MAX_QUERY_PARAMS
+            limit = self.settings.max_query_params
             try:
                 args = parse_qs(self.query_string, keep_blank_values=True, max_num_fields=limit)
             except ValueError:
@@ -199,9 +217,11 @@ class Request(msgspec.Struct, dict=True, eq=False):
         return conn
 
     def _trusted_peer(self) -> bool:
-        proxies = self.app.trusted_proxies if self.app is not None else None
+        proxies = self.settings.trusted_proxies
+        if not proxies:
+            return False
         client = self.connection.client
-        return bool(proxies) and client is not None and _ip_in(client[0], proxies)
+        return client is not None and _ip_in(client[0], proxies)
 
     @property
     def client_ip(self) -> str:
@@ -213,7 +233,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         client = self.connection.client
         peer = client[0] if client is not None else "unknown"
         if self._trusted_peer():
-            proxies = self.app.trusted_proxies  # type: ignore[union-attr]
+            proxies = self.settings.trusted_proxies
             chain = [a.strip() for h in self.header_all("x-forwarded-for") for a in h.split(",") if a.strip()]
             for address in reversed(chain):
                 if not _ip_in(address, proxies):
@@ -256,7 +276,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
             host = f"[{server_host}]:{port}" if ":" in server_host else f"{server_host}:{port}"
         if _HOST.fullmatch(host) is None:
             raise BadRequest("Invalid host header.")
-        trusted = self.app.trusted_hosts if self.app is not None else None
+        trusted = self.settings.trusted_hosts
         if trusted:
             name = host[: host.index("]") + 1] if host.startswith("[") else host.partition(":")[0]
             if name.lower() not in trusted:
@@ -295,10 +315,10 @@ class Request(msgspec.Struct, dict=True, eq=False):
         return src
 
     def _check_header_caps(self, src: HeaderSource) -> None:
-        app = self.app
-        max_count = app.max_headers if app is not None else DEFAULT_MAX_HEADERS
-        max_line = app.max_header_bytes if app is not None else DEFAULT_MAX_HEADER_BYTES
-        max_total = DEFAULT_MAX_HEADERS_TOTAL_BYTES
+        settings = self.settings
+        max_count = settings.max_headers
+        max_line = settings.max_header_bytes
+        max_total = settings.max_headers_total_bytes
         count = total = 0
         for name, value in src.items():
             size = len(name) + len(value)
@@ -328,7 +348,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         """Cookies from every ``Cookie`` header (HTTP/2 sends one per cookie); the first of a name wins."""
         cookies = self._cookies
         if cookies is None:
-            limit = self.app.max_cookies if self.app is not None else DEFAULT_MAX_COOKIES
+            limit = self.settings.max_cookies
             try:
                 cookies = parse_cookie_header("; ".join(self.header_all("cookie")), limit)
             except ValueError:
@@ -361,7 +381,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         route = self._route
         if route is not None and route.max_body_bytes is not None:
             return route.max_body_bytes
-        return self.app.max_body_bytes if self.app is not None else DEFAULT_MAX_BODY_BYTES
+        return self.settings.max_body_bytes
 
     @max_body_bytes.setter
     def max_body_bytes(self, value: int | None) -> None:
@@ -379,8 +399,14 @@ class Request(msgspec.Struct, dict=True, eq=False):
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise RequestTooLarge(limit)
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        """The body in chunks as it arrives, counted against :attr:`max_body_bytes` (413 when passed)."""
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        """The body in chunks as it arrives, counted against :attr:`max_body_bytes`.
+
+        Raises:
+            RequestTooLarge: the body passed :attr:`max_body_bytes` (413).
+            RequestTimeout: no data for ``settings.body_timeout`` seconds (408, ``Connection: close``).
+            ClientDisconnect: the client went away, or the body's framing broke, before its end (400).
+        """
         if self._body is not None:
             yield self._body
             return
@@ -388,21 +414,29 @@ class Request(msgspec.Struct, dict=True, eq=False):
             raise RuntimeError("the request body was already consumed")
         self._body_consumed = True
         limit = self.max_body_bytes
-        if limit is not None:
-            declared = self.header("content-length")
-            if declared is not None:
-                if not declared.isdigit():
-                    raise BadRequest("Invalid Content-Length header.")
-                if int(declared) > limit:
-                    raise RequestTooLarge(limit)  # before reading a single byte
+        declared = self.header("content-length")
+        expected = None
+        if declared is not None:
+            if not declared.isdigit():
+                raise BadRequest("Invalid Content-Length header.")
+            expected = int(declared)
+            if limit is not None and expected > limit:
+                raise RequestTooLarge(limit)  # before reading a single byte
         received = 0
-        async for chunk in self._source.body(self._channel):
+        chunks: AsyncIterator[bytes] = self._source.body(self._scope, self._channel)
+        timeout = self.settings.body_timeout
+        if timeout is not None:
+            chunks = _within(chunks, timeout)
+        async for chunk in chunks:
             if not chunk:
                 continue
             received += len(chunk)
             if limit is not None and received > limit:
                 raise RequestTooLarge(limit)
             yield chunk
+        if expected is not None and received < expected:
+            # Servers end a body at its Content-Length; a shorter one means the connection broke (RFC 9112 §8).
+            raise ClientDisconnect("The request body is shorter than its Content-Length.")
 
     async def get_data(self) -> bytes:
         """The whole body as bytes (read once, then cached)."""
@@ -433,7 +467,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         if not data:
             return None
         try:
-            return decode_json(data)
+            return decode_json(data, max_depth=self.max_json_depth)
         except HTTPException:
             if silent:
                 return None
@@ -443,12 +477,13 @@ class Request(msgspec.Struct, dict=True, eq=False):
     def max_json_depth(self) -> int:
         """The nesting limit for JSON bodies, in levels of arrays/objects; deeper is a 400 before decoding.
 
-        The request's own (set by middleware such as ``LimitsMiddleware``), else the app's ``max_json_depth``
-        (``GOBSTOPPER_JSON_MAX_DEPTH``), else :data:`DEFAULT_MAX_JSON_DEPTH` (128). Setting ``None`` falls back.
+        The request's own (set by middleware such as ``LimitsMiddleware``), else the app's
+        (``GOBSTOPPER_JSON_MAX_DEPTH``), else :data:`~gobstopper.settings.DEFAULT_MAX_JSON_DEPTH` (128). Setting
+        ``None`` falls back.
         """
         if self._max_json_depth is not None:
             return self._max_json_depth
-        app_limit = self.app.max_json_depth if self.app is not None else None
+        app_limit = self.settings.max_json_depth
         return DEFAULT_MAX_JSON_DEPTH if app_limit is None else app_limit
 
     @max_json_depth.setter
@@ -456,17 +491,12 @@ class Request(msgspec.Struct, dict=True, eq=False):
         self._max_json_depth = value
 
     async def _json_body(self) -> bytes:
-        app = self.app
-        json_limit = app.max_json_bytes if app is not None else None
+        json_limit = self.settings.max_json_bytes
         if json_limit is not None:
             limit = self.max_body_bytes
             if limit is None or json_limit < limit:
                 self.max_body_bytes = json_limit
-        data = await self.get_data()
-        depth = self.max_json_depth
-        if json_too_deep(data, depth):
-            raise BadRequest(f"The JSON body nests deeper than {depth} levels.")
-        return data
+        return await self.get_data()
 
     async def json(self, model: Any = None) -> Any:
         """The body decoded as JSON, into ``model`` (a ``msgspec.Struct`` or any msgspec type) when given.
@@ -484,7 +514,15 @@ class Request(msgspec.Struct, dict=True, eq=False):
         data = await self._json_body()
         if not data:
             raise BadRequest("Expected a JSON body, got an empty one.")
-        return decode_json(data, model)
+        return decode_json(data, model, self.max_json_depth)
+
+    async def datastar(self, into: Any = None) -> Any:
+        """The Datastar signals this request carries (``?datastar=`` for GET/DELETE, else the JSON body), as a
+        dict or decoded into ``into`` (a ``msgspec.Struct``); see ``gobstopper.extensions.datastar.read_signals``.
+        """
+        from ..extensions.datastar import read_signals
+
+        return await read_signals(self, into)
 
     # -- forms and files -------------------------------------------------------------------------------------
 
@@ -558,7 +596,7 @@ class Request(msgspec.Struct, dict=True, eq=False):
         raise ValueError(f"unknown bind source {source!r}")
 
     async def close(self) -> None:
-        """Release uploaded files (after their pending saves). The framework calls this after each request."""
+        """Release uploaded files. The framework calls this after each request."""
         form = self._form
         if form is None:
             return
@@ -583,3 +621,29 @@ def _ip_in(address: str, networks: Any) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in networks)
+
+
+async def _within(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
+    """``chunks``, each awaited for at most ``timeout`` seconds (an idle timeout: the clock runs only while the
+    body is awaited, not while the consumer works on a chunk). Raises ``RequestTimeout`` when one is late."""
+    iterator = chunks.__aiter__()
+    try:
+        while True:
+            try:
+                if _timeout_cm is not None:
+                    async with _timeout_cm(timeout):
+                        chunk = await iterator.__anext__()
+                else:  # Python 3.10: no asyncio.timeout
+                    chunk = await asyncio.wait_for(iterator.__anext__(), timeout)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise RequestTimeout(timeout) from None
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_timeout_cm: Any = getattr(asyncio, "timeout", None)  # Python >= 3.11

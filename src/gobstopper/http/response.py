@@ -1,6 +1,6 @@
 """Responses are data: a status, headers and a body of one of three kinds (bytes/str, file, stream).
 
-Turning a response into wire calls is the adapters' job (DESIGN.md §2 rule 3): they dispatch on ``kind``.
+Turning a response into wire calls is the adapters' job (docs/architecture.md rule 3): they dispatch on ``kind``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import anyio.to_thread
 import msgspec
 
-from .._static_resolver import content_type as guess_content_type
+from .._native.statics import content_type as guess_content_type
 from .cookies import build_set_cookie
 from .headers import HeadersInit, ResponseHeaders, check_header
 
@@ -26,7 +27,12 @@ OCTET = "application/octet-stream"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
-#: One encoder per process (PERFORMANCE.md: never build one per request).
+#: Statuses whose responses carry no content (RFC 9110 §15.2, §15.3.5, §15.4.5; RFC 9112 §6.3): informational,
+#: 204 No Content and 304 Not Modified. Dispatch strips the body (and its length) of such a response once, so
+#: every adapter sends the same head and nothing after it.
+BODILESS_STATUSES = frozenset([*range(100, 200), 204, 304])
+
+#: One encoder per process (docs/performance.md: never build one per request).
 json_encoder = msgspec.json.Encoder()
 
 Body = str | bytes
@@ -279,7 +285,10 @@ class StreamResponse(Response):
 
     Args:
         generator: an async generator / async iterable / iterable of ``str`` or ``bytes`` chunks, or a
-            callable returning one. It is closed when the client disconnects.
+            callable returning one. A sync iterable is iterated in a worker thread, one ``next()`` at a time, so
+            it may block. It is closed when the client disconnects (its ``finally`` runs). If it raises after the
+            head went out, the body is truncated (no terminating chunk where the server allows it) and the error
+            is logged once with the app's logger.
         status: the HTTP status.
         headers: extra headers.
         content_type: the media type (``text/plain`` by default, UTF-8 for text types).
@@ -319,9 +328,41 @@ class StreamResponse(Response):
         return _aiter_sync(source)
 
 
+_DONE = object()
+
+
 async def _aiter_sync(source: Iterable[bytes | str]) -> AsyncIterator[bytes | str]:
-    for chunk in source:
-        yield chunk
+    # Each ``next()`` runs in a worker thread (as Starlette's iterate_in_threadpool): a sync source may block
+    # (a file, a database cursor, a template render) without stalling the event loop. The source is closed on
+    # every exit, so its ``finally`` runs when the client leaves.
+    iterator = iter(source)
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, iterator, _DONE)
+            if chunk is _DONE:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def without_body(response: Response) -> Response:
+    """``response`` for a status that forbids content (:data:`BODILESS_STATUSES`): the same status and headers,
+    an empty body, no ``Content-Length``/``Transfer-Encoding``; a file or stream is neither opened nor iterated.
+    """
+    if response.kind is BYTES and not response.body:
+        if not any(name in _FRAMING_HEADERS for name, _ in response.raw_headers):
+            return response
+    stripped = Response.__new__(Response)
+    stripped.body = b""
+    stripped.status = response.status
+    stripped.raw_headers = [h for h in response.raw_headers if h[0] not in _FRAMING_HEADERS]
+    return stripped
+
+
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 def redirect(location: str, status: int = 302) -> Response:

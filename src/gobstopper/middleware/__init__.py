@@ -3,7 +3,7 @@
 from .cors import CORSMiddleware
 from .limits import LimitsMiddleware
 from .security import SecurityMiddleware
-from .static import HybridStaticMiddleware, RustStaticMiddleware, StaticFileMiddleware
+from .static import HybridStaticMiddleware, RustStaticMiddleware, StaticFileMiddleware, StaticMiddleware
 
 __all__ = [
     "CORSMiddleware",
@@ -12,4 +12,5 @@ __all__ = [
     "RustStaticMiddleware",
     "SecurityMiddleware",
     "StaticFileMiddleware",
+    "StaticMiddleware",
 ]

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -136,9 +137,11 @@ class SecurityMiddleware:
         frame_options: ``X-Frame-Options`` (``DENY``; ``None`` disables).
         permissions_policy: ``Permissions-Policy`` value, if any.
         server_header: the ``Server`` header to send instead of the server's own. The default ``""`` names no
-            software: Granian (RSGI and ASGI) then sends no ``server: granian``; uvicorn adds its own unless
-            started with ``--no-server-header``, as ``gobstopper run`` does. ``None`` leaves the server's header
-            alone.
+            software where that replaces the server's header: in a Granian worker (RSGI and ASGI), which then
+            sends no ``server: granian``. uvicorn puts its own header before the app's whatever the app sends, so
+            there ``""`` sends nothing (one header at most: uvicorn's, or none when started with
+            ``--no-server-header``, as ``gobstopper run`` does). Any other value is always sent; ``None`` leaves
+            the server's header alone (``docs/deployment.md``, "The Server header").
     """
 
     def __init__(
@@ -174,6 +177,8 @@ class SecurityMiddleware:
         permissions_policy: str | None = None,
         server_header: str | None = "",
     ) -> None:
+        #: Whether the key was made up here (``gobstopper check --deploy`` names it).
+        self.secret_key_generated = secret_key is None
         if secret_key is None:
             secret_key = secrets.token_bytes(32)
             if not debug:
@@ -229,8 +234,9 @@ class SecurityMiddleware:
             ("permissions-policy", permissions_policy),
         ]
         self._static_headers = [(n, v) for n, v in headers if v]
-        if server_header is not None:
+        if server_header:
             self._static_headers.append(("server", server_header))
+        self._hide_server = server_header == ""  # only where it replaces the server's own (add_security_headers)
         hsts = f"max-age={int(hsts_max_age)}" + ("; includeSubDomains" if hsts_include_subdomains else "")
         self._hsts = hsts if hsts_max_age > 0 else None
         self.__name__ = "security"
@@ -314,18 +320,13 @@ class SecurityMiddleware:
                     await self._store("delete", sid)
         request.session = state.session  # type: ignore[attr-defined]
         self._publish_id(request, state.sid)
-        secret = state.session.raw().get(CSRF_SESSION_KEY)
-        request.csrf_token = self._mask(secret) if isinstance(secret, str) else None  # type: ignore[attr-defined]
-        request._security = self  # type: ignore[attr-defined]
+        request.csrf_token = None  # made on first read (Request.csrf_token -> csrf_token_for)
+        request._security = self  # type: ignore[misc]  # a lazily set attribute (Request's ClassVar default)
         return state
 
     @staticmethod
     def _publish_id(request: Request, sid: str | None) -> None:
-        request._session_id = sid  # type: ignore[attr-defined]
-        try:
-            request.session_id = sid  # type: ignore[attr-defined]
-        except AttributeError:  # a read-only property over ``_session_id``
-            pass
+        request._session_id = sid  # ``request.session_id`` is a read-only view of it
 
     # -- the middleware -------------------------------------------------------------------------------------------
 
@@ -420,6 +421,8 @@ class SecurityMiddleware:
         for name, value in self._static_headers:
             if name not in headers:
                 headers[name] = value
+        if self._hide_server and "granian" in sys.modules and "server" not in headers:
+            headers["server"] = ""  # Granian then sends none of its own; uvicorn would send both
         if self._hsts is not None and "strict-transport-security" not in headers:
             try:
                 https = request.scheme == "https"
@@ -451,8 +454,19 @@ class SecurityMiddleware:
         assert token is not None
         state = _current.get()
         if state is not None and state.session is session:
-            state.request.csrf_token = token  # type: ignore[attr-defined]
+            state.request.csrf_token = token
         return token
+
+    def csrf_token_for(self, request: Request) -> str | None:
+        """The CSRF token behind ``request.csrf_token``: created in the request's session on first read.
+
+        None when this middleware is not (or no longer) handling ``request``: a secret stored in a session that
+        will not be saved would give a token that never validates.
+        """
+        state = _current.get()
+        if state is None or state.request is not request:
+            return None
+        return self.generate_csrf_token(state.session)
 
     def csrf_token_matches(self, submitted: str, secret: str) -> bool:
         """Whether a submitted token (masked, or the bare secret) matches the session's secret, in constant time."""
@@ -555,7 +569,7 @@ class SecurityMiddleware:
             session = state.session
             dict.clear(session)
             session.modified, session.new, session.accessed = False, True, True
-            state.request.csrf_token = None  # type: ignore[attr-defined]
+            state.request.csrf_token = None
             self._publish_id(state.request, None)
 
     async def regenerate_session_id(self, request: Request) -> str | None:
@@ -576,7 +590,7 @@ class SecurityMiddleware:
         session = state.session
         session.new = True  # no record under the new id yet
         session[CSRF_SESSION_KEY] = _b64e(secrets.token_bytes(32))
-        request.csrf_token = self._mask(session[CSRF_SESSION_KEY])  # type: ignore[attr-defined]
+        request.csrf_token = self._mask(session[CSRF_SESSION_KEY])
         self._publish_id(request, state.sid)
         return state.sid
 

@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from .storage import BaseSessionStorage, is_expired, valid_session_id
+from .base import BaseSessionStorage, is_expired, valid_session_id
 
 
 class MemorySessionStorage(BaseSessionStorage):

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from .storage import AsyncBaseSessionStorage, valid_session_id
+from .base import AsyncBaseSessionStorage, valid_session_id
 
 
 class AsyncRedisSessionStorage(AsyncBaseSessionStorage):

@@ -111,7 +111,7 @@ class Session(dict):  # type: ignore[type-arg]
         self._write()
         super().clear()
 
-    def __ior__(self, other: Any) -> Session:
+    def __ior__(self, other: Any) -> Session:  # type: ignore[misc]  # dict's own | returns a plain dict
         self.update(other)
         return self
 

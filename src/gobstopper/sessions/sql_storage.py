@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from .storage import AsyncBaseSessionStorage, valid_session_id
+from .base import AsyncBaseSessionStorage, valid_session_id
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ._channel import ChannelClosed, WebSocketChannel
+from ..adapter import ChannelClosed, WebSocketChannel
 from ._settings import MAX_WS_MESSAGE_BYTES, WS_SEND_CHUNK_BYTES, WebSocketSettings
 from .connection import ConnectionClosed, WebSocket, WebSocketDisconnect, WebSocketMessage
 from .manager import WebSocketManager

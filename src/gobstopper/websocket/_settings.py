@@ -1,32 +1,28 @@
-"""WebSocket limits and liveness settings: environment defaults (read once) overridden by ``app.config``."""
+"""WebSocket limits and liveness settings: environment defaults (read once, at import) overridden by the
+``app.config`` keys, which the app reads at startup (``app.settings.websocket``)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .._env import read_env
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer number of bytes, not {value!r}") from None
+
+def _positive_int(text: str) -> int:
+    number = int(text.replace("_", ""))
     if number <= 0:
-        raise ValueError(f"{name} must be positive, not {number}")
+        raise ValueError("expected a positive number of bytes")
     return number
 
 
 #: The largest message accepted from a peer (bytes; text counts as UTF-8). Read once from the environment.
-MAX_WS_MESSAGE_BYTES = _env_int("MAX_WS_MESSAGE_BYTES", 1024 * 1024)
+MAX_WS_MESSAGE_BYTES = read_env("MAX_WS_MESSAGE_BYTES", _positive_int, 1024 * 1024)
 #: Read for compatibility with the reference, which split large messages into 64 KiB *binary* frames and so
 #: broke text messages. Gobstopper never splits a message: fragmentation is the server's business.
-WS_SEND_CHUNK_BYTES = _env_int("WS_SEND_CHUNK_BYTES", 64 * 1024)
+WS_SEND_CHUNK_BYTES = read_env("WS_SEND_CHUNK_BYTES", _positive_int, 64 * 1024)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ A connection owns two small tasks once accepted: a reader (enforces the message 
 liveness clock, feeds a bounded inbox) and a writer (drains a bounded send queue into the adapter's channel, so
 a slow peer fills its own queue and is closed instead of stalling senders or growing memory). An optional
 watchdog runs the application-level heartbeat / idle timeout. The core talks to the server only through a
-:class:`~gobstopper.websocket._channel.WebSocketChannel` (DESIGN.md §2).
+:class:`~gobstopper.adapter.WebSocketChannel` (``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from starlette.datastructures import Headers, QueryParams
 
-from ._channel import (
+from ..adapter import (
     ABNORMAL_CLOSURE,
     BYTES,
     CLOSE,
@@ -374,7 +374,7 @@ class WebSocket:
                 "this server protocol (RSGI) cannot send a subprotocol or headers with the WebSocket handshake;"
                 " serve the app over ASGI (uvicorn, granian --interface asgi) to use them"
             )
-        await self._channel.open(subprotocol, header_list)
+        await self._channel.accept(subprotocol, header_list)
         self.subprotocol = subprotocol
         s = self.settings
         self._inbox = _Inbox(s.receive_queue_size)
@@ -393,7 +393,7 @@ class WebSocket:
             raise ValueError(f"a refused handshake needs a 4xx/5xx status, not {status_code}")
         self._state = CLOSED
         self.close_code = status_code
-        await self._channel.refuse(status_code)
+        await self._channel.reject(status_code)
 
     # -- receiving ------------------------------------------------------------------------------------------
 
@@ -425,7 +425,7 @@ class WebSocket:
         return await self._next()
 
     async def receive_text(self) -> str:
-        """The next message as text (a binary one is decoded as UTF-8).
+        """The next message as text (a binary one is decoded as UTF-8, U+FFFD for invalid bytes).
 
         Raises:
             WebSocketDisconnect: the connection closed.
@@ -434,7 +434,7 @@ class WebSocket:
         if message.type == CLOSE:
             raise WebSocketDisconnect(message.code or NO_STATUS, message.reason)
         data = message.data
-        return data if isinstance(data, str) else data.decode("utf-8")  # type: ignore[union-attr]
+        return data if isinstance(data, str) else data.decode("utf-8", "replace")  # type: ignore[union-attr]
 
     async def receive_bytes(self) -> bytes:
         """The next message as bytes (a text one is encoded as UTF-8).
@@ -615,7 +615,7 @@ class WebSocket:
         self._cancel_tasks()
         outbox.clear()
         try:
-            await asyncio.wait_for(self._channel.shut(code, reason), timeout)
+            await asyncio.wait_for(self._channel.close(code, reason), timeout)
         except Exception:  # a server that cannot even send the close frame: the connection is gone anyway
             pass
         self._closed(code, reason)
@@ -675,7 +675,7 @@ class WebSocket:
         clock = asyncio.get_running_loop().time
         try:
             while True:
-                kind, data = await channel.read()
+                kind, data = await channel.receive()
                 if kind == CLOSE:
                     self._peer_closed(int(data))  # type: ignore[arg-type]
                     return
@@ -685,7 +685,7 @@ class WebSocket:
                     return
                 if reply is not None and data == reply:
                     continue  # a heartbeat answer: liveness only, not for the handler
-                await inbox.put(WebSocketMessage(kind, data))
+                await inbox.put(WebSocketMessage(kind, data))  # type: ignore[arg-type]  # TEXT/BYTES carry str/bytes
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -695,7 +695,7 @@ class WebSocket:
     async def _write_loop(self) -> None:
         outbox = self._outbox
         assert outbox is not None
-        write = self._channel.write
+        write = self._channel.send
         while True:
             data = await outbox.next()
             try:

@@ -44,12 +44,12 @@ impl Conv {
         }
     }
 
-    /// The regex as Python source: exactly Starlette's (and ours for `date`). `_native.py` checks these against
-    /// `starlette.convertors.CONVERTOR_TYPES` and keeps the Python router if a Starlette release changed one.
+    /// The regex as Python source: exactly `gobstopper/core/_convertors.py`'s. `_native.py` checks these against
+    /// the convertors in use and keeps the Python router if one was replaced.
     pub fn python_regex(self) -> &'static str {
         match self {
             Conv::Str => "[^/]+",
-            Conv::Path => ".*",
+            Conv::Path => "(?s:.*)",
             Conv::Int => "[0-9]+",
             Conv::Float => r"[0-9]+(\.[0-9]+)?",
             Conv::Uuid => "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
@@ -59,12 +59,12 @@ impl Conv {
 
     pub const ALL: [Conv; 6] = [Conv::Str, Conv::Int, Conv::Float, Conv::Uuid, Conv::Path, Conv::Date];
 
-    /// Starlette's regexes (plus `date`), with their own groups made non-capturing and `[^/]` / `.` widened to
-    /// lone surrogates so that a bytes regex over WTF-8 matches what Python's `re` matches over `str`.
+    /// The convertors' regexes, with their own groups made non-capturing and `[^/]` / `.` widened to lone
+    /// surrogates so that a bytes regex over WTF-8 matches what Python's `re` matches over `str`.
     pub fn regex(self) -> String {
         match self {
             Conv::Str => format!("(?:[^/]|{SURROGATE})+"),
-            Conv::Path => format!("(?:.|{SURROGATE})*"),
+            Conv::Path => format!("(?s:.|{SURROGATE})*"),
             Conv::Int => "[0-9]+".into(),
             Conv::Float => r"[0-9]+(?:\.[0-9]+)?".into(),
             Conv::Uuid => "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}".into(),
@@ -264,7 +264,7 @@ mod tests {
         assert!(!full(Conv::Str, b""));
         assert!(full(Conv::Path, b""));
         assert!(full(Conv::Path, b"a/b"));
-        assert!(!full(Conv::Path, b"a\nb"));
+        assert!(full(Conv::Path, b"a\nb")); // any character: `path` is the rest of the path, whatever it holds
         assert!(!full(Conv::Int, "١٢".as_bytes()));
         assert!(full(Conv::Float, b"1.5"));
         assert!(!full(Conv::Float, b"1."));

@@ -64,7 +64,13 @@ fn lookups(py: Python<'_>) -> PyResult<&Lookups> {
     })
 }
 
-/// The Python object Starlette's convertor (or ours, for `date`) returns for `text`.
+/// `int` values have at most this many digits; the messages of a bad value. Equal to `MAX_INT_DIGITS`,
+/// `INT_TOO_LONG` and `FLOAT_NOT_FINITE` in `gobstopper/core/_convertors.py` (the twin tests compare answers).
+const MAX_INT_DIGITS: usize = 4300;
+const INT_TOO_LONG: &str = "more than 4300 digits";
+const FLOAT_NOT_FINITE: &str = "too large to be a finite float";
+
+/// The Python object `gobstopper/core/_convertors.py`'s convertor returns for `text` (same value, same errors).
 fn convert_value<'py>(py: Python<'py>, conv: Conv, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     match conv {
         Conv::Str | Conv::Path => Ok(py_str(py, text)?.into_any()),
@@ -72,13 +78,22 @@ fn convert_value<'py>(py: Python<'py>, conv: Conv, text: &[u8]) -> PyResult<Boun
             let digits = std::str::from_utf8(text).expect("int values are ASCII digits");
             Ok(digits.parse::<u64>().expect("at most 18 digits").into_pyobject(py)?.into_any())
         }
-        // Long values go through Python's own int(): same value, same limit (sys.get_int_max_str_digits()).
+        Conv::Int if text.len() > MAX_INT_DIGITS => Err(PyValueError::new_err(INT_TOO_LONG)),
+        // Long values go through Python's own int(): the same value.
         Conv::Int => py.get_type::<PyInt>().call1((py_str(py, text)?,)),
-        Conv::Float if text.len() <= 40 => {
-            let digits = std::str::from_utf8(text).expect("float values are ASCII");
-            Ok(PyFloat::new(py, digits.parse::<f64>().expect("float regex")).into_any())
+        Conv::Float => {
+            // Both are correctly rounded (IEEE 754 round-to-nearest), so they give the same float; Python's
+            // float() keeps long inputs cheap to reason about.
+            let value = if text.len() <= 40 {
+                std::str::from_utf8(text).expect("float values are ASCII").parse::<f64>().expect("float regex")
+            } else {
+                py.get_type::<PyFloat>().call1((py_str(py, text)?,))?.extract::<f64>()?
+            };
+            if !value.is_finite() {
+                return Err(PyValueError::new_err(FLOAT_NOT_FINITE));
+            }
+            Ok(PyFloat::new(py, value).into_any())
         }
-        Conv::Float => py.get_type::<PyFloat>().call1((py_str(py, text)?,)),
         Conv::Uuid => lookups(py)?.uuid.bind(py).call1((py_str(py, text)?,)),
         Conv::Date => lookups(py)?.fromisoformat.bind(py).call1((py_str(py, text)?,)),
     }
@@ -130,7 +145,7 @@ fn pattern_error(py: Python<'_>, pattern: &Bound<'_, PyString>, error: PatternEr
     })
 }
 
-/// The native router: the same API and answers as `gobstopper.core._router.Router`.
+/// The native router: the same API and answers as `gobstopper._native.router.Router`.
 #[pyclass(module = "gobstopper_rs")]
 struct Router {
     inner: CoreRouter<Handler>,
@@ -269,25 +284,35 @@ struct OwnedRequest {
     if_modified_since: Option<String>,
     range: Option<String>,
     accept_encoding: Option<String>,
+    if_match: Option<String>,
+    if_unmodified_since: Option<String>,
+    if_range: Option<String>,
+}
+
+/// The header arguments of a resolve call, as Python passed them.
+struct Headers<'a, 'py> {
+    if_none_match: Option<&'a Bound<'py, PyString>>,
+    if_modified_since: Option<&'a Bound<'py, PyString>>,
+    range: Option<&'a Bound<'py, PyString>>,
+    accept_encoding: Option<&'a Bound<'py, PyString>>,
+    if_match: Option<&'a Bound<'py, PyString>>,
+    if_unmodified_since: Option<&'a Bound<'py, PyString>>,
+    if_range: Option<&'a Bound<'py, PyString>>,
 }
 
 impl OwnedRequest {
-    fn new(
-        rel_path: &Bound<'_, PyString>,
-        method: &Bound<'_, PyString>,
-        if_none_match: Option<&Bound<'_, PyString>>,
-        if_modified_since: Option<&Bound<'_, PyString>>,
-        range_header: Option<&Bound<'_, PyString>>,
-        accept_encoding: Option<&Bound<'_, PyString>>,
-    ) -> Self {
+    fn new(rel_path: &Bound<'_, PyString>, method: &Bound<'_, PyString>, h: Headers<'_, '_>) -> Self {
         OwnedRequest {
             // A path with lone surrogates names no file we could open: 404, as in the twin.
             rel_path: rel_path.to_str().ok().map(str::to_owned),
             method: method.to_string_lossy().into_owned(),
-            if_none_match: header(if_none_match),
-            if_modified_since: header(if_modified_since),
-            range: header(range_header),
-            accept_encoding: header(accept_encoding),
+            if_none_match: header(h.if_none_match),
+            if_modified_since: header(h.if_modified_since),
+            range: header(h.range),
+            accept_encoding: header(h.accept_encoding),
+            if_match: header(h.if_match),
+            if_unmodified_since: header(h.if_unmodified_since),
+            if_range: header(h.if_range),
         }
     }
 
@@ -299,6 +324,9 @@ impl OwnedRequest {
             if_modified_since: self.if_modified_since.as_deref(),
             range: self.range.as_deref(),
             accept_encoding: self.accept_encoding.as_deref(),
+            if_match: self.if_match.as_deref(),
+            if_unmodified_since: self.if_unmodified_since.as_deref(),
+            if_range: self.if_range.as_deref(),
         };
         if self.rel_path.is_none() && (req.method == "GET" || req.method == "HEAD") {
             return Resolved { status: 404, path: None, headers: Vec::new(), start: 0, end: 0 };
@@ -309,7 +337,8 @@ impl OwnedRequest {
 
 /// Resolve a request for a file under `root` (see STATIC.md). The file system work runs without the GIL.
 #[pyfunction]
-#[pyo3(signature = (root, rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding, follow_symlinks=false))]
+#[pyo3(signature = (root, rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding,
+                    follow_symlinks=false, *, if_match=None, if_unmodified_since=None, if_range=None))]
 #[allow(clippy::too_many_arguments)]
 fn resolve(
     py: Python<'_>,
@@ -321,8 +350,20 @@ fn resolve(
     range_header: Option<&Bound<'_, PyString>>,
     accept_encoding: Option<&Bound<'_, PyString>>,
     follow_symlinks: bool,
+    if_match: Option<&Bound<'_, PyString>>,
+    if_unmodified_since: Option<&Bound<'_, PyString>>,
+    if_range: Option<&Bound<'_, PyString>>,
 ) -> StaticResult {
-    let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+    let headers = Headers {
+        if_none_match,
+        if_modified_since,
+        range: range_header,
+        accept_encoding,
+        if_match,
+        if_unmodified_since,
+        if_range,
+    };
+    let req = OwnedRequest::new(rel_path, method, headers);
     py.detach(|| req.run(|r| statics::resolve(&root, r, follow_symlinks))).into()
 }
 
@@ -355,7 +396,8 @@ impl StaticResolver {
         Ok(self.real_root.as_os_str().into_pyobject(py)?.into_any())
     }
 
-    #[pyo3(signature = (rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding))]
+    #[pyo3(signature = (rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding, *,
+                        if_match=None, if_unmodified_since=None, if_range=None))]
     #[allow(clippy::too_many_arguments)]
     fn resolve(
         &self,
@@ -366,8 +408,20 @@ impl StaticResolver {
         if_modified_since: Option<&Bound<'_, PyString>>,
         range_header: Option<&Bound<'_, PyString>>,
         accept_encoding: Option<&Bound<'_, PyString>>,
+        if_match: Option<&Bound<'_, PyString>>,
+        if_unmodified_since: Option<&Bound<'_, PyString>>,
+        if_range: Option<&Bound<'_, PyString>>,
     ) -> StaticResult {
-        let req = OwnedRequest::new(rel_path, method, if_none_match, if_modified_since, range_header, accept_encoding);
+        let headers = Headers {
+            if_none_match,
+            if_modified_since,
+            range: range_header,
+            accept_encoding,
+            if_match,
+            if_unmodified_since,
+            if_range,
+        };
+        let req = OwnedRequest::new(rel_path, method, headers);
         py.detach(|| req.run(|r| statics::resolve_in(&self.real_root, r, self.follow_symlinks))).into()
     }
 }
@@ -399,7 +453,7 @@ fn gobstopper_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BAD_PARAM", 1)?;
     m.add("METHOD_NOT_ALLOWED", 2)?;
     m.add("NOT_FOUND", 3)?;
-    m.add("MIME_TYPES", statics::MIME_TYPES.to_vec())?;
+    m.add("MIME_TYPES", statics::mime_types().to_vec())?;
     let regexes = PyDict::new(py);
     for conv in Conv::ALL {
         regexes.set_item(conv.name(), conv.python_regex())?;

@@ -1,8 +1,9 @@
 //! Static-file resolution: which file under a root answers a request, with which status and headers.
-//! The specification is `STATIC.md`; `gobstopper/_static_resolver.py` is the pure-Python twin.
+//! The specification is `STATIC.md`; `gobstopper/_native/statics.py` is the pure-Python twin.
 //! Only metadata is read here (`realpath`, `lstat`, `stat`); the caller sends the bytes.
 
 use std::fs;
+use std::sync::OnceLock;
 use std::path::{Path, PathBuf};
 
 #[cfg(unix)]
@@ -17,6 +18,9 @@ pub struct Request<'a> {
     pub if_modified_since: Option<&'a str>,
     pub range: Option<&'a str>,
     pub accept_encoding: Option<&'a str>,
+    pub if_match: Option<&'a str>,
+    pub if_unmodified_since: Option<&'a str>,
+    pub if_range: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,61 +42,26 @@ impl Resolved {
     }
 }
 
-/// Content types by lower-case extension; `text/*` types get `; charset=utf-8`. Keep equal to the Python twin.
-pub const MIME_TYPES: &[(&str, &str)] = &[
-    ("7z", "application/x-7z-compressed"),
-    ("atom", "application/atom+xml"),
-    ("avif", "image/avif"),
-    ("bmp", "image/bmp"),
-    ("cjs", "text/javascript"),
-    ("css", "text/css"),
-    ("csv", "text/csv"),
-    ("eot", "application/vnd.ms-fontobject"),
-    ("flac", "audio/flac"),
-    ("gif", "image/gif"),
-    ("gz", "application/gzip"),
-    ("htm", "text/html"),
-    ("html", "text/html"),
-    ("ico", "image/x-icon"),
-    ("ics", "text/calendar"),
-    ("jpeg", "image/jpeg"),
-    ("jpg", "image/jpeg"),
-    ("js", "text/javascript"),
-    ("json", "application/json"),
-    ("jsonld", "application/ld+json"),
-    ("m4a", "audio/mp4"),
-    ("map", "application/json"),
-    ("md", "text/markdown"),
-    ("mjs", "text/javascript"),
-    ("mp3", "audio/mpeg"),
-    ("mp4", "video/mp4"),
-    ("oga", "audio/ogg"),
-    ("ogg", "audio/ogg"),
-    ("ogv", "video/ogg"),
-    ("otf", "font/otf"),
-    ("pdf", "application/pdf"),
-    ("png", "image/png"),
-    ("rss", "application/rss+xml"),
-    ("svg", "image/svg+xml"),
-    ("tar", "application/x-tar"),
-    ("tif", "image/tiff"),
-    ("tiff", "image/tiff"),
-    ("ttf", "font/ttf"),
-    ("txt", "text/plain"),
-    ("vtt", "text/vtt"),
-    ("wasm", "application/wasm"),
-    ("wav", "audio/wav"),
-    ("webm", "video/webm"),
-    ("webmanifest", "application/manifest+json"),
-    ("webp", "image/webp"),
-    ("woff", "font/woff"),
-    ("woff2", "font/woff2"),
-    ("xhtml", "application/xhtml+xml"),
-    ("xml", "text/xml"),
-    ("yaml", "text/yaml"),
-    ("yml", "text/yaml"),
-    ("zip", "application/zip"),
-];
+/// Content types by lower-case extension (`text/*` types get `; charset=utf-8`): the one table both twins read,
+/// `src/gobstopper/_native/mime_types.txt` ("extension type" per line, sorted), compiled in here.
+const MIME_TABLE: &str = include_str!("../../gobstopper/_native/mime_types.txt");
+
+pub fn mime_types() -> &'static [(&'static str, &'static str)] {
+    static TABLE: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        MIME_TABLE
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let mut parts = line.split_whitespace();
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(ext), Some(kind), None) => (ext, kind),
+                    _ => panic!("mime_types.txt: bad line {line:?}"),
+                }
+            })
+            .collect()
+    })
+}
 
 pub const FALLBACK_TYPE: &str = "application/octet-stream";
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -106,9 +75,10 @@ pub fn content_type(name: &str) -> String {
         Some(i) if i > 0 => name[i + 1..].to_ascii_lowercase(),
         _ => return FALLBACK_TYPE.into(),
     };
-    match MIME_TYPES.binary_search_by(|(e, _)| (*e).cmp(ext.as_str())) {
-        Ok(i) if MIME_TYPES[i].1.starts_with("text/") => format!("{}; charset=utf-8", MIME_TYPES[i].1),
-        Ok(i) => MIME_TYPES[i].1.into(),
+    let table = mime_types();
+    match table.binary_search_by(|(e, _)| (*e).cmp(ext.as_str())) {
+        Ok(i) if table[i].1.starts_with("text/") => format!("{}; charset=utf-8", table[i].1),
+        Ok(i) => table[i].1.into(),
         Err(_) => FALLBACK_TYPE.into(),
     }
 }
@@ -296,10 +266,27 @@ pub fn parse_range(header: &str, size: u64) -> RangeOutcome {
     RangeOutcome::Partial(first, end)
 }
 
-/// Does `If-None-Match` match `etag` (weak comparison)?
+/// Does `If-None-Match` match `etag` (weak comparison, RFC 9110 §8.8.3.2: `W/` ignored on both sides)?
 pub fn none_match(header: &str, etag: &str) -> bool {
     let opaque = etag.strip_prefix("W/").unwrap_or(etag);
     header.split(',').map(trim_ows).any(|item| item == "*" || item.strip_prefix("W/").unwrap_or(item) == opaque)
+}
+
+/// Does `If-Match` match `etag` (strong comparison: neither tag weak, same opaque tag)? `*` always does: the file
+/// exists (RFC 9110 §13.1.1).
+pub fn strong_match(header: &str, etag: &str) -> bool {
+    let strong = !etag.starts_with("W/");
+    header.split(',').map(trim_ows).any(|item| item == "*" || (strong && item == etag))
+}
+
+/// Is `If-Range` true (RFC 9110 §13.1.5)? An entity tag (it starts with `"` or `W/`) must match `etag` strongly;
+/// otherwise an HTTP-date must equal the `Last-Modified` sent (seconds); anything else is false.
+pub fn range_condition(header: &str, etag: &str, last_modified: i64) -> bool {
+    let value = trim_ows(header);
+    if value.starts_with('"') || value.starts_with("W/") {
+        return !etag.starts_with("W/") && value == etag;
+    }
+    parse_http_date(value) == Some(last_modified)
 }
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -525,10 +512,21 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
     };
     let name = segments[segments.len() - 1];
     let etag =
-        format!("W/\"{:x}-{}{}\"", chosen.size, hex_signed(chosen.mtime_ns), encoding.map_or("", |(_, suffix)| suffix));
+        format!("\"{:x}-{}{}\"", chosen.size, hex_signed(chosen.mtime_ns), encoding.map_or("", |(_, suffix)| suffix));
     let mtime_seconds = i64::try_from(chosen.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+    let last_modified = mtime_seconds.clamp(0, MAX_HTTP_SECONDS); // the second Last-Modified shows
     let cache_control = if is_fingerprinted(name) { CACHE_IMMUTABLE } else { CACHE_REVALIDATE };
 
+    // RFC 9110 §13.2.2, steps 1-2: the state the client expects, else 412.
+    let failed = match (req.if_match, req.if_unmodified_since) {
+        (Some(im), _) => !strong_match(im, &etag),
+        (None, Some(ius)) => parse_http_date(ius).is_some_and(|date| mtime_seconds > date),
+        (None, None) => false,
+    };
+    if failed {
+        return Resolved::bare(412, if vary { vec![("vary", "accept-encoding".into())] } else { Vec::new() });
+    }
+    // Steps 3-4: the client's copy is current: 304.
     let not_modified = match (req.if_none_match, req.if_modified_since) {
         (Some(inm), _) => none_match(inm, &etag),
         (None, Some(ims)) => parse_http_date(ims).is_some_and(|date| mtime_seconds <= date),
@@ -542,7 +540,12 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
         return Resolved::bare(304, headers);
     }
     let size = chosen.size;
-    let range = req.range.map_or(RangeOutcome::Ignore, |r| parse_range(r, size));
+    // Step 5: a Range only applies while If-Range (when sent) still names this representation.
+    let range_header = match req.if_range {
+        Some(condition) if !range_condition(condition, &etag, last_modified) => None,
+        _ => req.range,
+    };
+    let range = range_header.map_or(RangeOutcome::Ignore, |r| parse_range(r, size));
     let (status, start, end) = match range {
         RangeOutcome::Unsatisfiable => {
             return Resolved::bare(416, vec![("content-range", format!("bytes */{size}"))]);
@@ -554,7 +557,7 @@ pub fn resolve_in(real_root: &Path, req: &Request<'_>, follow_symlinks: bool) ->
         ("content-type", content_type(name)),
         ("content-length", (end - start).to_string()),
         ("etag", etag),
-        ("last-modified", format_http_date(mtime_seconds)),
+        ("last-modified", format_http_date(last_modified)),
         ("cache-control", cache_control.into()),
         ("accept-ranges", "bytes".into()),
     ];
@@ -587,7 +590,7 @@ mod tests {
 
     #[test]
     fn mime_table_is_sorted_for_binary_search() {
-        assert!(MIME_TYPES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(mime_types().windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(content_type("a.CSS"), "text/css; charset=utf-8");
         assert_eq!(content_type("a.png"), "image/png");
         assert_eq!(content_type(".png"), FALLBACK_TYPE);
@@ -689,6 +692,21 @@ mod tests {
         assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(format_http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
         assert_eq!(format_http_date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn preconditions_compare_strongly() {
+        assert!(strong_match("\"a-1\"", "\"a-1\""));
+        assert!(strong_match("\"x\", \"a-1\"", "\"a-1\""));
+        assert!(strong_match("*", "\"a-1\""));
+        assert!(!strong_match("W/\"a-1\"", "\"a-1\""));
+        assert!(!strong_match("\"a-1\"", "W/\"a-1\""));
+        assert!(range_condition(" \"a-1\" ", "\"a-1\"", 5));
+        assert!(!range_condition("W/\"a-1\"", "\"a-1\"", 5));
+        assert!(!range_condition("\"a-2\"", "\"a-1\"", 5));
+        assert!(range_condition("Thu, 01 Jan 1970 00:00:05 GMT", "\"a-1\"", 5));
+        assert!(!range_condition("Thu, 01 Jan 1970 00:00:06 GMT", "\"a-1\"", 5));
+        assert!(!range_condition("garbage", "\"a-1\"", 5));
     }
 
     #[test]

@@ -58,8 +58,9 @@ FILES: dict[str, object] = {
 
 
 def etag(size: int, mtime_ns: int = MTIME, suffix: str = "") -> str:
+    """The strong validator of a file: size and nanosecond mtime (STATIC.md §5)."""
     mt = format(mtime_ns, "x")
-    return f'W/"{size:x}-{mt}{suffix}"'
+    return f'"{size:x}-{mt}{suffix}"'
 
 
 def ok(
@@ -105,6 +106,11 @@ def not_modified(size: int, *, mtime_ns: int = MTIME, vary: bool = False, suffix
     return {"status": 304, "path": None, "headers": headers, "start": 0, "end": 0}
 
 
+def precondition_failed(*, vary: bool = False) -> dict[str, object]:
+    headers = [["vary", "accept-encoding"]] if vary else []
+    return {"status": 412, "path": None, "headers": headers, "start": 0, "end": 0}
+
+
 def unsatisfiable(size: int) -> dict[str, object]:
     return {"status": 416, "path": None, "headers": [["content-range", f"bytes */{size}"]], "start": 0, "end": 0}
 
@@ -120,6 +126,9 @@ def v(name: str, rel_path: str, expect: dict[str, object], **request: object) ->
         "if_modified_since": request.pop("ims", None),
         "range_header": request.pop("range", None),
         "accept_encoding": request.pop("ae", None),
+        "if_match": request.pop("im", None),
+        "if_unmodified_since": request.pop("ius", None),
+        "if_range": request.pop("ir", None),
     }
     follow = request.pop("follow_symlinks", False)
     assert not request, request
@@ -171,7 +180,7 @@ v("root itself", "/", NOT_FOUND)
 v("file used as a directory", "a.txt/y", NOT_FOUND)
 v("a slash-absolute path stays relative", "/etc/passwd", NOT_FOUND)
 
-# Traversal (HARDENING.md rows 1-10)
+# Traversal (docs/hardening.md rows 1-10)
 for name, path in [
     ("dot-dot", "../outside/secret.txt"),
     ("dot-dot to /etc", "../../../../etc/passwd"),
@@ -233,7 +242,7 @@ v("device-like but longer names are fine", "sub/page.html", ok("static/sub/page.
 # Conditional requests
 E5 = etag(5)
 v("If-None-Match exact", "a.txt", not_modified(5), inm=E5)
-v("If-None-Match strong form matches weakly", "a.txt", not_modified(5), inm=E5[2:])
+v("If-None-Match weak form matches weakly", "a.txt", not_modified(5), inm="W/" + E5)
 v("If-None-Match list", "a.txt", not_modified(5), inm=f'"nope", {E5}')
 v("If-None-Match star", "a.txt", not_modified(5), inm="*")
 v("If-None-Match mismatch", "a.txt", A, inm='W/"5-0"')
@@ -250,6 +259,61 @@ v("If-Modified-Since malformed is ignored", "a.txt", A, ims="14 Nov 2023 22:13:2
 v("If-Modified-Since bad day is ignored", "a.txt", A, ims="Tue, 31 Nov 2099 22:13:20 GMT")
 v("If-Modified-Since non-GMT is ignored", "a.txt", A, ims="Tue, 14 Nov 2099 22:13:20 UTC")
 v("If-Modified-Since on HEAD", "a.txt", not_modified(5), ims=LM, method="HEAD")
+
+# Preconditions (RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, If-Range)
+EARLIER = "Tue, 14 Nov 2023 22:13:19 GMT"
+v("If-Match exact", "a.txt", A, im=E5)
+v("If-Match in a list", "a.txt", A, im=f'"nope", {E5}')
+v("If-Match star", "a.txt", A, im="*")
+v("If-Match mismatch is 412", "a.txt", precondition_failed(), im='"nope"')
+v("If-Match compares strongly: a weak tag never matches", "a.txt", precondition_failed(), im="W/" + E5)
+v("If-Match empty is 412", "a.txt", precondition_failed(), im="")
+v("If-Match mismatch on HEAD", "a.txt", precondition_failed(), im='"nope"', method="HEAD")
+v("If-Match mismatch beats If-None-Match", "a.txt", precondition_failed(), im='"nope"', inm=E5)
+v("If-Match mismatch beats Range", "a.txt", precondition_failed(), im='"nope"', range="bytes=0-1")
+v("If-Match then If-None-Match", "a.txt", not_modified(5), im=E5, inm=E5)
+v("If-Match then Range", "a.txt", ok("static/a.txt", 5, TEXT, rng=(0, 2)), im=E5, range="bytes=0-1")
+v("If-Match present: If-Unmodified-Since is not evaluated", "a.txt", A, im=E5, ius=EARLIER)
+v("If-Unmodified-Since equal second", "a.txt", A, ius=LM)
+v("If-Unmodified-Since later", "a.txt", A, ius="Wed, 15 Nov 2023 00:00:00 GMT")
+v("If-Unmodified-Since one second earlier is 412", "a.txt", precondition_failed(), ius=EARLIER)
+v("If-Unmodified-Since malformed is ignored", "a.txt", A, ius="yesterday")
+v("If-Unmodified-Since RFC 850", "a.txt", precondition_failed(), ius="Tuesday, 14-Nov-23 22:13:19 GMT")
+v("If-Unmodified-Since failure beats If-None-Match", "a.txt", precondition_failed(), ius=EARLIER, inm=E5)
+v("If-Unmodified-Since failure beats If-Modified-Since", "a.txt", precondition_failed(), ius=EARLIER, ims=LM)
+v("If-Range strong tag match: the range", "a.txt", ok("static/a.txt", 5, TEXT, rng=(0, 2)), range="bytes=0-1", ir=E5)
+v("If-Range other tag: the whole file", "a.txt", A, range="bytes=0-1", ir='"other-tag"')
+v("If-Range weak tag never matches", "a.txt", A, range="bytes=0-1", ir="W/" + E5)
+v("If-Range date equal to Last-Modified", "a.txt", ok("static/a.txt", 5, TEXT, rng=(1, 5)), range="bytes=1-", ir=LM)
+v("If-Range earlier date: the whole file", "a.txt", A, range="bytes=1-", ir=EARLIER)
+v("If-Range later date: the whole file", "a.txt", A, range="bytes=1-", ir="Wed, 15 Nov 2023 00:00:00 GMT")
+v("If-Range garbage: the whole file", "a.txt", A, range="bytes=1-", ir="garbage")
+v(
+    "If-Range with spaces around the tag",
+    "a.txt",
+    ok("static/a.txt", 5, TEXT, rng=(0, 1)),
+    range="bytes=0-0",
+    ir=f" {E5}\t",
+)
+v("If-Range without Range has no effect", "a.txt", A, ir='"other-tag"')
+v("If-Range false: an unsatisfiable Range is ignored too", "a.txt", A, range="bytes=99-", ir='"other-tag"')
+v("If-Range true: an unsatisfiable Range is 416", "a.txt", unsatisfiable(5), range="bytes=99-", ir=E5)
+v("If-Range after If-None-Match", "a.txt", not_modified(5), range="bytes=0-1", ir='"other-tag"', inm=E5)
+v(
+    "If-Range on HEAD",
+    "a.txt",
+    ok("static/a.txt", 5, TEXT, rng=(0, 2)),
+    range="bytes=0-1",
+    ir=E5,
+    method="HEAD",
+)
+v(
+    "If-Range date of a negative mtime compares with the Last-Modified sent (clamped to 1970)",
+    "old.txt",
+    ok("static/old.txt", 3, TEXT, mtime_ns=-1_500_000_000, lm="Thu, 01 Jan 1970 00:00:00 GMT", rng=(0, 1)),
+    range="bytes=0-0",
+    ir="Thu, 01 Jan 1970 00:00:00 GMT",
+)
 
 # Ranges
 v("range first two bytes", "a.txt", ok("static/a.txt", 5, TEXT, rng=(0, 2)), range="bytes=0-1")
@@ -343,6 +407,36 @@ v(
     not_modified(5, vary=True, suffix="-gz"),
     ae="gzip",
     inm=etag(5, MTIME, "-gz"),
+)
+v(
+    "If-Match of the identity variant fails for the gzip variant (with Vary)",
+    "app.js",
+    precondition_failed(vary=True),
+    ae="gzip",
+    im=etag(APP),
+)
+v(
+    "If-Match of the gzip variant",
+    "app.js",
+    ok("static/app.js.gz", 5, JS, vary=True, coding="gzip"),
+    ae="gzip",
+    im=etag(5, MTIME, "-gz"),
+)
+v(
+    "If-Range of the gzip variant: a range of the encoded bytes",
+    "app.js",
+    ok("static/app.js.gz", 5, JS, vary=True, coding="gzip", rng=(1, 3)),
+    ae="gzip",
+    range="bytes=1-2",
+    ir=etag(5, MTIME, "-gz"),
+)
+v(
+    "If-Range of the identity variant: the whole gzip variant",
+    "app.js",
+    ok("static/app.js.gz", 5, JS, vary=True, coding="gzip"),
+    ae="gzip",
+    range="bytes=1-2",
+    ir=etag(APP),
 )
 v("sibling symlink leaving the root is ignored", "lib.js", ok("static/lib.js", 3, JS), ae="gzip")
 v(
