@@ -79,6 +79,9 @@ class ASGISource:
             None,
         )
 
+    def scheme(self, scope: Any) -> str:
+        return scope.get("scheme", "http")
+
     async def body(self, scope: Any, receive: Any) -> AsyncIterator[bytes]:
         while True:
             message = await receive()

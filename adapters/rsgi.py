@@ -59,6 +59,9 @@ class RSGISource:
             scope.authority,
         )
 
+    def scheme(self, scope: Any) -> str:
+        return scope.scheme
+
     def body(self, scope: Any, protocol: Any) -> AsyncIterator[bytes]:
         # How the body's end is judged depends on the HTTP version: read here, only for requests whose body is read.
         return self._body(protocol, scope.http_version not in ("2", "3"))

@@ -45,6 +45,7 @@ APPS: dict[str, tuple[str, str]] = {
     "mc-asgi": ("asgi", "apps.gobstopper_app_mission_control:app"),
     "static-rsgi": ("rsgi", "apps.gobstopper_app_static:app"),
     "static-asgi": ("asgi", "apps.gobstopper_app_static:app"),
+    "middleware-rsgi": ("rsgi", "apps.gobstopper_app_middleware:app"),
     "security-rsgi": ("rsgi", "apps.gobstopper_app_security:app"),
     "security-asgi": ("asgi", "apps.gobstopper_app_security:app"),
     "sec-parts-rsgi": ("rsgi", "apps.gobstopper_app_security_parts:app"),

@@ -18,13 +18,17 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.datastructures import Headers, UploadFile
 
 from gobstopper import Gobstopper, LimitsMiddleware, Response, negotiate, secure_filename
+from gobstopper.http._json import json_too_deep
 from gobstopper.http.file_storage import FileStorage, UploadSpool, display_filename
 from gobstopper.http.forms import MAX_FORM_FIELDS, MAX_FORM_FILES, MAX_PART_BYTES
 from gobstopper.http.negotiation import MAX_ACCEPT_ITEMS, accepts, best_match, parse_accept
 from gobstopper.http.request import DEFAULT_MAX_BODY_BYTES
+from gobstopper.settings import DEFAULT_MAX_JSON_DEPTH
 from gobstopper.testing import RSGITestClient, TestClient
 
 B = "bNd"
@@ -559,6 +563,129 @@ def test_app_limit_none_means_unlimited(tmp_path: Path) -> None:
     app.max_body_bytes = None
     with TestClient(app) as c:
         assert c.post("/data", content=b"x" * (DEFAULT_MAX_BODY_BYTES + 1)).json()["limit"] is None
+
+
+# -- JSON nesting depth -------------------------------------------------------------------------------------------
+
+
+def _reference_depth(data: bytes) -> int:
+    """The deepest nesting of ``data`` read byte by byte as JSON is lexed: brackets inside strings do not count."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(list(b'[]{}"\\ a,:\n')), max_size=60).map(bytes), st.integers(0, 12))
+def test_json_too_deep_matches_a_byte_by_byte_lexer(data: bytes, limit: int) -> None:
+    """Any text (valid JSON or not, unterminated strings, stray escapes): the verdict is the byte-by-byte one."""
+    assert json_too_deep(data, limit) == (_reference_depth(data) > limit), (data, limit)
+
+
+json_values = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab\u20ac', max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[{"\\k', max_size=3), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+def _nesting(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_json_too_deep_counts_the_levels_of_real_json(value: Any) -> None:
+    data = msgspec.json.encode(value)
+    levels = _nesting(value)
+    assert not json_too_deep(data, levels)
+    if levels:
+        assert json_too_deep(data, levels - 1)
+
+
+def test_json_depth_check_takes_linear_time() -> None:
+    """Ten times the input takes at most ~ten times as long (40x margin) for the shapes that cost most: escaped
+    quotes (the old string pattern backtracked quadratically on them: 40 KB took seconds), many short strings,
+    bracket-only bodies."""
+    for make in (
+        lambda n: b'\\"' * n + b"[" * 200,
+        lambda n: b'"[' * n,
+        lambda n: b"[" + b"[]," * n + b"[]]",
+    ):
+        json_too_deep(make(3000), 128)  # warm up
+        base = min(_timed(json_too_deep, make(3000)) for _ in range(3))
+        big = min(_timed(json_too_deep, make(30_000)) for _ in range(2))
+        assert big <= 40 * base + 0.05, (big, base)
+
+
+def _timed(check: Any, data: bytes) -> float:
+    start = time.perf_counter()
+    check(data, DEFAULT_MAX_JSON_DEPTH)
+    return time.perf_counter() - start
+
+
+def test_json_depth_default_app_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """128 levels by default on every interpreter (no RecursionError involved); the app's ``max_json_depth`` and
+    ``GOBSTOPPER_JSON_MAX_DEPTH`` (read when the app is created) replace it; deeper is a 400 problem+json."""
+    assert DEFAULT_MAX_JSON_DEPTH == 128
+
+    def nested(levels: int) -> bytes:
+        return b"[" * levels + b"]" * levels
+
+    app = make_app(tmp_path)
+    for c in (TestClient(app, raise_server_exceptions=False), RSGITestClient(app)):
+        with c:
+            doc = c.post("/json", content=nested(128), headers={"content-type": "application/json"}).json()
+            assert doc["depth"] == 128
+            for body in (nested(129), nested(5000), b"[" * 100_000, b'{"a":' * 100_000):
+                r = c.post("/json", content=body, headers={"content-type": "application/json"})
+                assert "deeper than 128 levels" in assert_problem(r, 400)["detail"]
+    app.max_json_depth = 300
+    with TestClient(app) as c:
+        assert c.post("/json", content=nested(300), headers={"content-type": "application/json"}).json()["depth"] == 300
+        assert_problem(c.post("/json", content=nested(301), headers={"content-type": "application/json"}), 400)
+    monkeypatch.setenv("GOBSTOPPER_JSON_MAX_DEPTH", "3")
+    app = make_app(tmp_path)
+    with TestClient(app) as c:
+        assert c.post("/json", content=b"[[[1]]]", headers={"content-type": "application/json"}).json()["depth"] == 3
+        assert_problem(c.post("/json", content=b"[[[[1]]]]", headers={"content-type": "application/json"}), 400)
+
+
+def test_datastar_signals_obey_the_nesting_limit() -> None:
+    """Signals come from the body or the ``datastar`` query parameter, not through ``request.json()``: the same
+    nesting limit applies to both."""
+    app = Gobstopper(__name__)
+
+    @app.route("/act", methods=["GET", "POST"])
+    async def act(request):
+        return {"signals": await request.datastar()}
+
+    deep = '{"a":' * 200 + "1" + "}" * 200
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.post("/act", content=b'{"a":{"b":1}}').json() == {"signals": {"a": {"b": 1}}}
+        for r in (c.post("/act", content=deep.encode()), c.get("/act", params={"datastar": deep})):
+            assert "deeper than 128 levels" in assert_problem(r, 400)["detail"]
 
 
 # -- the reference's synchronous parse_multipart ------------------------------------------------------------

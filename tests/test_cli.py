@@ -401,15 +401,10 @@ def test_run_uvicorn_without_uvicorn_names_the_extra(app_dir: Path, monkeypatch:
 
 
 def test_the_core_dependencies_are_what_the_core_imports() -> None:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: pytest's own dependency
-        import tomli as tomllib
+    import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    # Backports for older interpreters (``; python_version < ...``) stand in for the standard library.
-    unconditional = [dep for dep in project["dependencies"] if ";" not in dep]
-    required = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in unconditional}
+    required = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
     assert required == {"granian", "starlette", "msgspec", "anyio", "click", "python-multipart"}
     extras = project["optional-dependencies"]
     assert any(dep.startswith("uvicorn") for dep in extras["uvicorn"])

@@ -43,6 +43,9 @@ class FakeSource:
     def connection(self, scope: Any) -> Connection:
         return Connection("http", self.client, ("127.0.0.1", 8000), self.http_version, self.authority)
 
+    def scheme(self, scope: Any) -> str:
+        return "http"
+
     async def body(self, scope: Any, channel: Any) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
             self.pulled += 1

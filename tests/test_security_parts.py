@@ -313,3 +313,27 @@ def test_the_deploy_check_names_a_session_middleware_with_a_random_key() -> None
     found = {f.key: f for f in deploy_findings(app, {})}
     assert "SessionMiddleware has a random secret_key" in found["secret_key"].message
     assert "SessionMiddleware(" in found["cookies"].fix
+
+
+@pytest.mark.parametrize("option", ["csp_policy", "referrer_policy", "permissions_policy", "server_header"])
+def test_a_header_value_that_could_inject_is_refused_when_configured(option: str) -> None:
+    # Checked once, at construction: the answers then carry the configured pairs without checking them again.
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        SecurityHeadersMiddleware(**{option: "default-src 'self'\r\nX-Injected: 1"})
+
+
+def test_headers_the_handler_set_are_kept_whatever_their_case() -> None:
+    app = Gobstopper("own-headers")
+    app.add_middleware(SecurityHeadersMiddleware(frame_options="DENY"), priority=1100)
+
+    @app.get("/")
+    async def index(request: Any) -> Any:
+        from gobstopper import Response
+
+        return Response("x", headers={"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "default-src *"})
+
+    with TestClient(app) as client:
+        answer = client.get("/")
+    assert answer.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+    assert answer.headers.get_list("content-security-policy") == ["default-src *"]
+    assert answer.headers["referrer-policy"] == "strict-origin-when-cross-origin"

@@ -376,7 +376,7 @@ def test_client_disconnect_never_resolves_by_itself() -> None:
         try:
             await asyncio.wait_for(proto.client_disconnect(), 0.05)
             proto.response_str(200, [], "disconnected")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proto.response_str(200, [], "still connected")
 
     with client_for(handler) as c:

@@ -41,6 +41,10 @@ class Role(msgspec.Struct):
     role: str
 
 
+class AnyValue(msgspec.Struct):
+    value: object
+
+
 class Signup(msgspec.Struct):
     name: str
     age: int
@@ -90,6 +94,12 @@ async def json_any(request):
 async def get_json(request):
     """``request.get_json()``: Flask's ``force=True`` default, whatever the Content-Type."""
     return {"value": await request.get_json()}
+
+
+@app.post("/any")
+async def any_model(request, body: AnyValue):
+    """A Struct parameter whose field takes any JSON: msgspec recurses into it as into untyped JSON."""
+    return {"kind": type(body.value).__name__}
 
 
 @app.post("/user")
@@ -155,6 +165,12 @@ async def form(request):
     """Text fields of a urlencoded or multipart body (415 for anything else)."""
     fields = await request.form()
     return {"fields": len(fields), "keys": sorted(fields)[:5], "sizes": {k: len(v[0]) for k, v in fields.items()}}
+
+
+@app.post("/form/items")
+async def form_items(request):
+    """Every text field as ``[name, [values]]``, names in the order they first arrived."""
+    return {"items": [[name, values] for name, values in (await request.form()).items()]}
 
 
 @app.post("/signup")

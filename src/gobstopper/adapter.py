@@ -62,6 +62,11 @@ class RequestSource(Protocol):
 
     def connection(self, scope: Any) -> Connection: ...
 
+    def scheme(self, scope: Any) -> str:
+        """``connection(scope).scheme`` alone: asked on every request behind HSTS, where the whole
+        :class:`Connection` (five scope reads, two addresses parsed) would cost more than the answer."""
+        ...
+
     def body(self, scope: Any, channel: Any) -> AsyncIterator[bytes]:
         """The body in chunks (empty chunks allowed). ``scope`` is there for an adapter that judges the body's end
         by facts of the request (the RSGI one: the HTTP version); it is read only when the body is.

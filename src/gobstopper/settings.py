@@ -28,6 +28,11 @@ IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007 -
 
 #: Default request body limit (bytes) when neither the app, a blueprint, the route nor the request sets one.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Default JSON nesting limit (levels of arrays and objects). Enforced before decoding, so a deep body is the same
+#: 400 on every interpreter: msgspec recurses once per level and only the interpreter's recursion limit stopped it
+#: (3.11 refused 1,000 levels, 3.13 accepted 5,000). 128 is serde_json's default, far below any interpreter's
+#: limit and far above what JSON APIs nest.
+DEFAULT_MAX_JSON_DEPTH = 128
 
 
 @dataclass(eq=False, slots=True)
@@ -37,7 +42,8 @@ class HTTPSettings:
     Attributes:
         max_body_bytes: request body limit (10 MiB); blueprints, routes and requests may set their own (413).
         max_json_bytes: a lower limit for JSON bodies (``GOBSTOPPER_JSON_MAX_BYTES``; none by default).
-        max_json_depth: nesting limit for JSON bodies (``GOBSTOPPER_JSON_MAX_DEPTH``); deeper is a 400.
+        max_json_depth: nesting limit for JSON bodies in levels of arrays/objects (``GOBSTOPPER_JSON_MAX_DEPTH``,
+            128); deeper is a 400, checked before decoding. ``None`` means the default: nesting is always bounded.
         max_query_params: query parameters per request (1,000; more is a 400).
         max_cookies: cookies per request (300; more is a 431).
         max_headers: header fields per request (100; more is a 431).
@@ -52,7 +58,7 @@ class HTTPSettings:
 
     max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
     max_json_bytes: int | None = None
-    max_json_depth: int | None = None
+    max_json_depth: int | None = DEFAULT_MAX_JSON_DEPTH
     max_query_params: int = 1000
     max_cookies: int = 300
     max_headers: int = 100

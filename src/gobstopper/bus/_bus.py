@@ -368,7 +368,7 @@ class MessageBus:
                     break
                 try:
                     reply = await asyncio.wait_for(queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 expected -= 1
                 if reply[:1] == b"1":

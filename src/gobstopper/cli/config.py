@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._env import parse_bool, parse_int, parse_list
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 INTERFACES = ("rsgi", "asgi")
 SERVERS = ("granian", "uvicorn")

@@ -212,7 +212,7 @@ async def read_signals(request: Any, into: Any = None) -> Any:
         The signals; ``{}`` (or ``into``'s decoding of ``{}``) when the request carries none.
 
     Raises:
-        BadRequest: the signals are not valid JSON (400).
+        BadRequest: the signals are not valid JSON, or nest deeper than ``request.max_json_depth`` (400).
         BodyValidationError: they do not fit ``into`` (422).
     """
     if request.method in ("GET", "DELETE"):
@@ -222,7 +222,7 @@ async def read_signals(request: Any, into: Any = None) -> Any:
         raw = await request.get_data()
     if not raw.strip():
         raw = b"{}"
-    signals = decode_json(raw, into)
+    signals = decode_json(raw, into, request.max_json_depth)
     if into is None and not isinstance(signals, dict):
         raise BadRequest("Datastar signals must be a JSON object.")
     return signals

@@ -80,10 +80,10 @@ def _http_date(value: datetime.datetime | int | float | str) -> str:
             raise ValueError("cookie expires contains a control character or ';'")
         return value
     if isinstance(value, (int, float)):
-        value = datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+        value = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return format_datetime(value.astimezone(datetime.timezone.utc), usegmt=True)
+        value = value.replace(tzinfo=datetime.UTC)
+    return format_datetime(value.astimezone(datetime.UTC), usegmt=True)
 
 
 def build_set_cookie(

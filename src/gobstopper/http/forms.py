@@ -96,6 +96,19 @@ class _MultiPartParser(MultiPartParser):
             super().on_part_end()
 
 
+async def _ending_with_empty_chunk(stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    """``stream``, then one empty chunk: the end-of-body mark Starlette's parsers were written for.
+
+    Starlette's own ``Request.stream()`` always ends with ``b""``, and ``FormParser`` before Starlette 1.10
+    finalized the urlencoded parser only on that empty chunk: without it the last field (``a=1&b=2`` -> ``b``) was
+    never emitted, silently lost. Our stream skips empty chunks, so the mark is added here; the parsers of 1.10 on
+    finalize after the loop whatever the chunks, and an empty chunk is nothing to them.
+    """
+    async for chunk in stream:
+        yield chunk
+    yield b""
+
+
 async def parse_form(request: FormSource) -> FormData:
     """Parse the body as a form while it streams (counted against the body limit).
 
@@ -108,15 +121,14 @@ async def parse_form(request: FormSource) -> FormData:
     if mimetype not in FORM_TYPES:
         raise UnsupportedMediaType(f"Expected a form body ({URLENCODED} or {MULTIPART}).")
     headers = request.headers
+    body = _ending_with_empty_chunk(request.stream())
     try:
         if mimetype == URLENCODED:
-            parser: Any = _FormParser(
-                headers, request.stream(), max_fields=MAX_FORM_FIELDS, max_part_size=MAX_PART_BYTES
-            )
+            parser: Any = _FormParser(headers, body, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_PART_BYTES)
         else:
             parser = _MultiPartParser(
                 headers,
-                request.stream(),
+                body,
                 max_files=MAX_FORM_FILES,
                 max_fields=MAX_FORM_FIELDS,
                 max_part_size=MAX_PART_BYTES,

@@ -15,9 +15,9 @@ import msgspec
 from starlette.datastructures import Headers
 
 from ..adapter import Connection, HeaderSource, RequestSource
-from ..settings import HTTPSettings
+from ..settings import DEFAULT_MAX_JSON_DEPTH, HTTPSettings
 from . import forms
-from ._json import decode_json, json_too_deep
+from ._json import decode_json
 from .cookies import parse_cookie_header
 from .errors import (
     BadRequest,
@@ -247,7 +247,8 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
             forwarded = self.header("x-forwarded-proto")
             if forwarded in ("http", "https"):
                 return forwarded
-        return self.connection.scheme
+        conn = self._connection
+        return conn.scheme if conn is not None else self._source.scheme(self._scope)
 
     @property
     def host(self) -> str:
@@ -467,18 +468,24 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
         if not data:
             return None
         try:
-            return decode_json(data)
+            return decode_json(data, max_depth=self.max_json_depth)
         except HTTPException:
             if silent:
                 return None
             raise
 
     @property
-    def max_json_depth(self) -> int | None:
-        """The nesting limit for JSON bodies (request > app, ``GOBSTOPPER_JSON_MAX_DEPTH``); deeper is a 400."""
+    def max_json_depth(self) -> int:
+        """The nesting limit for JSON bodies, in levels of arrays/objects; deeper is a 400 before decoding.
+
+        The request's own (set by middleware such as ``LimitsMiddleware``), else the app's
+        (``GOBSTOPPER_JSON_MAX_DEPTH``), else :data:`~gobstopper.settings.DEFAULT_MAX_JSON_DEPTH` (128). Setting
+        ``None`` falls back.
+        """
         if self._max_json_depth is not None:
             return self._max_json_depth
-        return self.settings.max_json_depth
+        app_limit = self.settings.max_json_depth
+        return DEFAULT_MAX_JSON_DEPTH if app_limit is None else app_limit
 
     @max_json_depth.setter
     def max_json_depth(self, value: int | None) -> None:
@@ -490,11 +497,7 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
             limit = self.max_body_bytes
             if limit is None or json_limit < limit:
                 self.max_body_bytes = json_limit
-        data = await self.get_data()
-        depth = self.max_json_depth
-        if depth is not None and json_too_deep(data, depth):
-            raise BadRequest(f"The JSON body nests deeper than {depth} levels.")
-        return data
+        return await self.get_data()
 
     async def json(self, model: Any = None) -> Any:
         """The body decoded as JSON, into ``model`` (a ``msgspec.Struct`` or any msgspec type) when given.
@@ -512,7 +515,7 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
         data = await self._json_body()
         if not data:
             raise BadRequest("Expected a JSON body, got an empty one.")
-        return decode_json(data, model)
+        return decode_json(data, model, self.max_json_depth)
 
     async def datastar(self, into: Any = None) -> Any:
         """The Datastar signals this request carries (``?datastar=`` for GET/DELETE, else the JSON body), as a
@@ -635,7 +638,7 @@ async def _within(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator
                     chunk = await asyncio.wait_for(iterator.__anext__(), timeout)
             except StopAsyncIteration:
                 return
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 raise RequestTimeout(timeout) from None
             yield chunk
     finally:

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..http.headers import check_header
+
 if TYPE_CHECKING:
     from ..http.request import Request
     from ..http.response import Response
@@ -68,9 +70,10 @@ class SecurityHeadersMiddleware:
             ("cross-origin-embedder-policy", coep_policy),
             ("permissions-policy", permissions_policy),
         ]
-        self._static_headers = [(n, v) for n, v in headers if v]
         if server_header:
-            self._static_headers.append(("server", server_header))
+            headers.append(("server", server_header))
+        # Checked once here (a bad value is a ValueError at configuration, not on every answer), then appended as is.
+        self._static_headers = [check_header(n, v) for n, v in headers if v]
         self._hide_server = server_header == ""  # only where it replaces the server's own (add_security_headers)
         hsts = f"max-age={int(hsts_max_age)}" + ("; includeSubDomains" if hsts_include_subdomains else "")
         self._hsts = hsts if hsts_max_age > 0 else None
@@ -78,19 +81,18 @@ class SecurityHeadersMiddleware:
 
     def add_security_headers(self, request: Request, response: Response) -> None:
         """Add the configured security headers to ``response`` (headers already set are kept)."""
-        headers = response.headers
-        for name, value in self._static_headers:
-            if name not in headers:
-                headers[name] = value
-        if self._hide_server and "granian" in sys.modules and "server" not in headers:
-            headers["server"] = ""  # Granian then sends none of its own; uvicorn would send both
-        if self._hsts is not None and "strict-transport-security" not in headers:
+        wire = response.raw_headers  # lower-case names; the configured pairs were checked in __init__
+        present = {name for name, _ in wire}
+        wire.extend(pair for pair in self._static_headers if pair[0] not in present)
+        if self._hide_server and "server" not in present and "granian" in sys.modules:
+            wire.append(("server", ""))  # Granian then sends none of its own; uvicorn would send both
+        if self._hsts is not None and "strict-transport-security" not in present:
             try:
                 https = request.scheme == "https"
             except Exception:
                 https = False
             if https:
-                headers["strict-transport-security"] = self._hsts
+                wire.append(("strict-transport-security", self._hsts))
 
     async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Call the app (an error is answered through the app's error handling), then add the headers."""

@@ -146,10 +146,10 @@ class PostgresSessionStorage(AsyncBaseSessionStorage):
         """Insert or update the row (one statement)."""
         if not valid_session_id(session_id):
             raise ValueError("invalid session id")
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         expires = now + datetime.timedelta(seconds=self.ttl)
         if data.get("expires_at") is not None:
-            expires = min(expires, datetime.datetime.fromtimestamp(float(data["expires_at"]), datetime.timezone.utc))
+            expires = min(expires, datetime.datetime.fromtimestamp(float(data["expires_at"]), datetime.UTC))
         pool = await self._pool()
         await pool.execute(self._sql_save, session_id, msgspec.json.encode(data).decode(), expires)
 

@@ -7,7 +7,7 @@ Every timestamp is a naive datetime in UTC (the reference's convention). Argumen
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -17,7 +17,7 @@ __all__ = ["TERMINAL", "TaskInfo", "TaskPriority", "TaskStatus", "utcnow"]
 
 def utcnow() -> datetime:
     """The current time as a naive UTC datetime (the form every task timestamp has)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class TaskStatus(enum.Enum):

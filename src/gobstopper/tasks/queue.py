@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ._backend import TaskBackend, encode_json
@@ -357,7 +357,7 @@ class TaskQueue:
             raise TypeError(f"task {name!r}: arguments must be JSON-encodable ({exc})") from exc
         run_at = None
         if eta is not None:
-            run_at = eta.astimezone(timezone.utc).replace(tzinfo=None) if eta.tzinfo else eta
+            run_at = eta.astimezone(UTC).replace(tzinfo=None) if eta.tzinfo else eta
         task = TaskInfo(
             id=str(uuid.uuid4()),
             name=name,
@@ -506,7 +506,7 @@ class TaskQueue:
             if not claimed:
                 try:
                     await asyncio.wait_for(pool.wake.wait(), self.poll_interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def _slot_freed(self, pool: _Pool, future: asyncio.Task[Any]) -> None:
@@ -593,7 +593,7 @@ class TaskQueue:
             elif running.stop_reason is None:
                 raise
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = f"TimeoutError: attempt exceeded its {task.timeout:g} s timeout"
             await self._finish_failed(task, error, elapsed=time.monotonic() - started)
             return

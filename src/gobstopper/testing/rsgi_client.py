@@ -303,7 +303,7 @@ class RSGITestClient(httpx.Client):
                 await coro
             else:
                 await asyncio.wait_for(coro, self.app_timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise AssertionError(f"app did not finish {scope.method} {scope.path} in {self.app_timeout}s") from exc
         except Exception as exc:
             # Granian logs "Application callable raised an exception" and answers 500 if nothing was sent.
