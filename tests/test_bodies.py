@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from starlette.datastructures import Headers, UploadFile
 
 from gobstopper import Gobstopper, LimitsMiddleware, Response, negotiate, secure_filename
-from gobstopper.http._json import json_too_deep
+from gobstopper._json_depth import json_too_deep
+from gobstopper.http.errors import BadRequest
 from gobstopper.http.file_storage import FileStorage, UploadSpool, display_filename
 from gobstopper.http.forms import MAX_FORM_FIELDS, MAX_FORM_FILES, MAX_PART_BYTES
 from gobstopper.http.negotiation import MAX_ACCEPT_ITEMS, accepts, best_match, parse_accept
@@ -167,8 +168,6 @@ def assert_problem(r: Any, status: int) -> dict[str, Any]:
         ("My cool movie.mov", "My_cool_movie.mov"),
         ("i contain cool \xfcml\xe4uts.txt", "i_contain_cool_umlauts.txt"),
         (".htaccess", "htaccess"),
-        ("../..", ""),
-        ("", ""),
         ("a\x00b.txt", "ab.txt"),
         ("CON", "_CON"),
         ("con.txt", "_con.txt"),
@@ -747,7 +746,6 @@ def test_parse_multipart_refuses_malformed_bodies(content_type: str, body: bytes
 
 
 def test_parse_multipart_caps_fields() -> None:
-    from gobstopper.http.errors import BadRequest
     from gobstopper.http.multipart import parse_multipart
 
     parts = b"".join(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1001))

@@ -303,6 +303,16 @@ def test_discovery_suggests_the_apps_it_finds(project: Path, launched: list[Serv
     assert result.exit_code == 2
     assert "cannot find module 'app'" in result.output and "main:api" in result.output
     (project / "main.py").write_text("from gobstopper import Gobstopper\n\napi = Gobstopper(__name__)\n")
+    # A name the module never defines is found from its source, before any server starts (no worker crash loop).
+    for command in ("run", "routes"):
+        missing_attr = invoke(command, "main:app")
+        assert missing_attr.exit_code == 2, missing_attr.output
+        assert "never defines 'app'" in missing_attr.output and "main:api" in missing_attr.output
+    assert launched == []
+    # Names made at run time are left to the import: the attribute check happens there, with the same hint.
+    (project / "main.py").write_text(
+        "from gobstopper import Gobstopper\n\napi = Gobstopper(__name__)\nglobals()['other'] = 1\n"
+    )
     missing_attr = invoke("routes", "main:app")
     assert missing_attr.exit_code == 2 and "has no attribute 'app'; it defines main:api" in missing_attr.output
 
@@ -329,6 +339,7 @@ def test_generated_components_pass_their_own_tests(project: Path) -> None:
         ],  # fmt: skip
         ["endpoint", "/api/users", "-m", "GET", "--auth"],
         ["endpoint", "/api/users", "-m", "POST", "--auth"],
+        ["endpoint", "/api/users/<int:user_id>", "-m", "GET"],  # its own file beside /api/users
         ["endpoint", "/api/items/<int:item_id>", "-m", "PUT"],
         ["task", "process_data", "--category", "data"],
         ["task", "send_notification", "--category", "notifications"],
@@ -339,8 +350,8 @@ def test_generated_components_pass_their_own_tests(project: Path) -> None:
         result = invoke("generate", *args)
         assert result.exit_code == 0, result.output
     for path in ("models/user.py", "endpoints/get_api_users.py", "endpoints/post_api_users.py",
-                 "endpoints/put_api_items.py", "tasks/process_data.py", "sockets/ws_ws_live.py",
-                 "tests/test_model_user.py", "tests/test_ws_ws_echo.py"):  # fmt: skip
+                 "endpoints/get_api_users_user_id.py", "endpoints/put_api_items_item_id.py", "tasks/process_data.py",
+                 "sockets/ws_live.py", "tests/test_model_user.py", "tests/test_ws_echo_name.py"):  # fmt: skip
         assert (project / path).is_file(), path
     again = invoke("generate", "task", "process_data")
     assert again.exit_code == 1 and "refusing to overwrite" in again.output
@@ -353,7 +364,7 @@ def test_generated_components_pass_their_own_tests(project: Path) -> None:
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "11 passed" in run.stdout
+    assert "12 passed" in run.stdout
 
 
 def test_generate_rejects_bad_input(project: Path) -> None:

@@ -187,6 +187,28 @@ async def test_receive_json_into_a_model_and_bad_json_keeps_the_connection() -> 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["text", "bytes"])
+async def test_receive_json_bounds_nesting_like_http_bodies(kind: str) -> None:
+    # 200 levels is over the default 128; 200,000 would raise RecursionError out of msgspec on 3.11 and be
+    # accepted on 3.13: both are the same ValueError, and the connection stays open.
+    channel = ScriptedChannel()
+    ws = make_ws(channel)
+    await ws.accept()
+    for text in ("[" * 200 + "]" * 200, "[" * 200_000 + "]" * 200_000, "[" * 128 + "]" * 128, '{"ok": 1}'):
+        channel.peer_send(text if kind == "text" else text.encode())
+    for _ in range(2):
+        with pytest.raises(ValueError, match="nests deeper than 128 levels"):
+            await ws.receive_json()
+    deepest_allowed = await ws.receive_json()
+    levels = 0
+    while isinstance(deepest_allowed, list):
+        levels, deepest_allowed = levels + 1, (deepest_allowed[0] if deepest_allowed else None)
+    assert levels == 128
+    assert await ws.receive_json() == {"ok": 1}
+    await ws._teardown()
+
+
+@pytest.mark.anyio
 async def test_close_validates_code_and_flushes_queued_messages() -> None:
     channel = ScriptedChannel()
     ws = make_ws(channel)

@@ -233,6 +233,12 @@ async def headers(request):
     return {"accept-language": len(request.header("accept-language") or ""), "count": len(request.headers)}
 
 
+@app.get("/headers-mapping")
+async def headers_mapping(request):
+    """Reads only the ``request.headers`` mapping: the caps hold on that way in too."""
+    return {"count": len(request.headers)}
+
+
 @app.get("/cookies")
 async def cookies(request):
     return {"cookies": len(request.cookies)}

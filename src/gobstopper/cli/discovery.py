@@ -6,6 +6,7 @@ extension commands import it here, from the current directory.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import os
@@ -86,7 +87,37 @@ def locate(target: str, directory: Path) -> str:
         raise TargetError(f"cannot import {module!r} from {wd}: {exc}") from exc
     if spec is None:
         raise TargetError(f"cannot find module {module!r} in {wd}{_hint(directory)}")
+    attr = target.partition(":")[2].split(".")[0]
+    if spec.origin and spec.origin.endswith(".py") and not _may_bind(Path(spec.origin), attr):
+        raise TargetError(f"module {module!r} ({spec.origin}) never defines {attr!r}{_hint(directory)}")
     return target
+
+
+def _may_bind(source: Path, name: str) -> bool:
+    """Whether the module's source could bind ``name``, read without running it (so a typo in ``module:app`` is a
+    clear error here rather than a crash loop in the server's workers).
+
+    Over-inclusive on purpose: any binding anywhere in the file counts, and a star import, ``globals()`` or
+    ``__getattr__`` (names made at run time) or unreadable source answers yes.
+    """
+    try:
+        tree = ast.parse(source.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return True  # the import itself will report it, in the worker
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and (isinstance(node.ctx, ast.Store) or node.id == "globals"):
+            if node.id in (name, "globals"):
+                return True
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name in (name, "__getattr__"):
+                return True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name:
+                    return True
+        elif isinstance(node, ast.Global) and name in node.names:
+            return True
+    return False
 
 
 def is_app(value: Any) -> bool:

@@ -278,6 +278,13 @@ def _check_path(path: str) -> str:
     return path
 
 
+def _stem(path: str) -> str:
+    """A module name for a route: its segments, parameters by name (``/api/items/<int:item_id>`` ->
+    ``api_items_item_id``), so ``/api/users`` and ``/api/users/<int:id>`` get different files."""
+    named = re.sub(r"<(?:[^<>:]*:)?([^<>]*)>", r"\1", path)
+    return snake(named) or "root"
+
+
 @generate.command("model", context_settings=CONTEXT_SETTINGS)
 @click.argument("name")
 @click.option("-f", "--fields", "fields", multiple=True, metavar="NAME:TYPE", help="A field (repeatable).")
@@ -337,8 +344,7 @@ def generate_endpoint(path: str, method: str, auth: bool, force: bool) -> None:
     """
     method = method.upper()
     params, sample_path = _path_params(_check_path(path))
-    stem = snake(re.sub(r"<[^<>]*>", "", path) or "root") if path.strip("/") else "root"
-    module = f"{method.lower()}_{stem}"
+    module = f"{method.lower()}_{_stem(path)}"
     ctx = {
         "path": path,
         "method": method,
@@ -394,7 +400,8 @@ def generate_websocket(path: str, room_based: bool, force: bool) -> None:
     Example: gobstopper generate websocket /ws/live --room-based
     """
     params, sample_path = _path_params(_check_path(path))
-    module = "ws_" + (snake(re.sub(r"<[^<>]*>", "", path)) if path.strip("/") else "root")
+    stem = _stem(path)
+    module = stem if stem.startswith("ws_") else f"ws_{stem}"  # /ws/live -> ws_live, /live -> ws_live
     ctx = {
         "path": path,
         "params": params,

@@ -16,6 +16,8 @@ from typing import IO, Any, cast
 
 from starlette.datastructures import UploadFile
 
+from .errors import BadRequest
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WINDOWS_DEVICES = frozenset(
@@ -24,20 +26,27 @@ _WINDOWS_DEVICES = frozenset(
 )
 
 
-def secure_filename(filename: str) -> str:
-    """A name safe to use on any file system: ASCII letters, digits, ``_``, ``-`` and ``.`` only.
+def secure_filename(filename: str | None) -> str:
+    """A name safe to use on any file system: ASCII letters, digits, ``_``, ``-`` and ``.`` only, never empty.
 
     Path separators become ``_``, leading dots and underscores go, Windows device names get a ``_`` prefix.
-    May return ``""`` (e.g. for ``"../.."``): callers must then pick a name themselves.
+
+    Raises:
+        BadRequest: nothing safe is left (``None``, as ``FileStorage.filename`` is for a part named ``..`` or with
+            no name, ``""``, ``"../.."``, ``"***"``): a 400 for the client that sent it, as Django's
+            ``get_valid_filename`` refuses such names, rather than a path naming the upload directory itself.
+            Catch it to use a name of your own instead.
 
     Example:
         >>> secure_filename("../../etc/passwd")
         'etc_passwd'
     """
-    name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    name = unicodedata.normalize("NFKD", filename or "").encode("ascii", "ignore").decode("ascii")
     for sep in ("/", "\\"):
         name = name.replace(sep, " ")
     name = _UNSAFE.sub("", "_".join(name.split())).strip("._")
+    if not name:
+        raise BadRequest("The uploaded file's name has nothing in it that is safe to store the file under.")
     if name.split(".")[0].upper() in _WINDOWS_DEVICES:
         name = f"_{name}"
     return name

@@ -338,9 +338,15 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
 
     @property
     def headers(self) -> Headers:
-        """The request headers: case-insensitive, duplicates kept (``headers.getlist("x-a")``)."""
+        """The request headers: case-insensitive, duplicates kept (``headers.getlist("x-a")``).
+
+        Raises:
+            HTTPException: 431 when the header block is over the caps (``max_headers``, ``max_header_bytes``,
+                ``max_headers_total_bytes``), as for :meth:`header`: every way to the headers checks them.
+        """
         headers = self._headers
         if headers is None:
+            self._hsource()  # the caps are checked there, once
             headers = self._headers = Headers(raw=self._source.raw_headers(self._scope))
         return headers
 
@@ -565,13 +571,20 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
         return await self.form(model)
 
     async def get_files(self) -> dict[str, FileStorage]:
-        """Uploaded files by field name (the first file of each field); ``{}`` for non-multipart bodies."""
+        """Uploaded files by field name (the first file of each field); ``{}`` for non-multipart bodies.
+
+        A file input left empty is not a file: browsers send it as a part with an empty file name and no content
+        (HTML, "constructing the entry list"), and it is left out, so ``"document" in files`` means a file came.
+        """
         if self._files is None:
             files: dict[str, FileStorage] = {}
             if self.mimetype == forms.MULTIPART:
                 for name, value in (await self._parsed_form()).multi_items():
-                    if not isinstance(value, str) and name not in files:
-                        files[name] = FileStorage(name, value)
+                    if isinstance(value, str) or name in files:
+                        continue
+                    if not value.filename and not value.size:
+                        continue  # a file input left empty
+                    files[name] = FileStorage(name, value)
             self._files = files
         return self._files
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from starlette.datastructures import Headers, QueryParams
 
+from .._json_depth import json_too_deep
 from ..adapter import (
     ABNORMAL_CLOSURE,
     BYTES,
@@ -286,17 +287,28 @@ class WebSocket:
     async def receive_json(self, model: Any = None) -> Any:
         """The next message decoded as JSON, into ``model`` (a ``msgspec.Struct`` or any msgspec type) if given.
 
+        Nesting is bounded as for HTTP bodies (``request.max_json_depth``, 128 levels by default): deeper text never
+        reaches the decoder, whose recursion limit depends on the interpreter.
+
         Raises:
             WebSocketDisconnect: the connection closed.
-            ValueError: the message is not JSON or does not fit ``model`` (``msgspec.DecodeError``); the
-                connection stays open.
+            ValueError: the message is not JSON, nests deeper than the limit, or does not fit ``model``
+                (``msgspec.DecodeError`` and ``msgspec.ValidationError`` are ``ValueError``); the connection stays
+                open.
         """
         message = await self._next()
         if message.type == CLOSE:
             raise WebSocketDisconnect(message.code or NO_STATUS, message.reason)
         data = message.data
         assert data is not None
-        return _json_decoder.decode(data) if model is None else msgspec.json.decode(data, type=model)
+        limit = self.request.max_json_depth
+        raw = data.encode() if isinstance(data, str) else data
+        if json_too_deep(raw, limit):
+            raise ValueError(f"The JSON message nests deeper than {limit} levels.")
+        try:
+            return _json_decoder.decode(raw) if model is None else msgspec.json.decode(raw, type=model)
+        except (RecursionError, UnicodeDecodeError) as exc:  # as for HTTP bodies: the sender's fault, not ours
+            raise ValueError(f"Invalid JSON message: {exc}") from None
 
     def __aiter__(self) -> WebSocket:
         return self
