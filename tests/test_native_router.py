@@ -295,6 +295,16 @@ def test_add_errors_match() -> None:
     assert issubclass(gobstopper_rs.RouteConflict, ValueError)
 
 
+@pytest.mark.parametrize("pattern", ["/<a><b>", "/<path:a><path:c>/x", "/v<int:x><float:y>.json", "/f/<a>-<b><c>"])
+def test_two_parameters_with_nothing_between_them_are_refused_by_both(pattern: str) -> None:
+    # Where one would end is a guess, and Python's backtracking re would take time growing as a power of the
+    # path's length to match them (a hypothesis case once ran for minutes): both twins refuse them alike.
+    py, rs = py_router.Router(), gobstopper_rs.Router()
+    expected = _add(py, pattern, ["GET"], "e")
+    assert expected is not None and "with nothing between them" in expected
+    assert _add(rs, pattern, ["GET"], "e") == expected
+
+
 def test_conflict_message_uses_the_endpoint_pattern_attribute() -> None:
     class Route:
         pattern = "/a/<int:x>"

@@ -295,7 +295,8 @@ def parse_pattern(pattern: str) -> list[ParsedSegment]:
 
     Raises:
         ValueError: the pattern does not start with ``/``, has an unknown convertor, a malformed or repeated
-            placeholder, or text after a ``path`` placeholder's segment that is not a proper segment.
+            placeholder, two placeholders with no literal text between them, or text after a ``path``
+            placeholder's segment that is not a proper segment.
     """
     if not pattern.startswith("/"):
         raise ValueError(f"route pattern {pattern!r} must start with '/'")
@@ -320,6 +321,14 @@ def parse_pattern(pattern: str) -> list[ParsedSegment]:
         literals.append(raw[pos:])
         if any("<" in lit or ">" in lit for lit in literals):
             raise ValueError(f"route pattern {pattern!r} has a malformed placeholder in {raw!r}")
+        # Two parameters with nothing between them: where one ends would be a guess, and Python's backtracking
+        # re takes time growing as a power of the path's length to match them (the Rust twin refuses them too).
+        adjacent = next((i for i in range(1, len(convs)) if not literals[i]), None)
+        if adjacent is not None:
+            raise ValueError(
+                f"route pattern {pattern!r} has the parameters {names[adjacent - 1]!r} and {names[adjacent]!r} "
+                "with nothing between them: put literal text between two parameters"
+            )
         segments.append(ParsedSegment(tuple(literals), tuple(convs), tuple(names)))
     return segments
 

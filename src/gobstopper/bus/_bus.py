@@ -215,6 +215,7 @@ class MessageBus:
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         assert self.url is not None
         return Redis.from_url(
@@ -222,8 +223,10 @@ class MessageBus:
             socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout,
             # One retry: a pooled connection that died with a Redis restart fails once, then a new one is made.
-            # Never more: while Redis is down the bus skips it instead of waiting (rule 3).
+            # Never more: while Redis is down the bus skips it instead of waiting (rule 3). The errors are named:
+            # redis-py before 6 drops a ``retry`` given without ``retry_on_error`` (no retry at all).
             retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
             health_check_interval=15,
             decode_responses=False,
         )

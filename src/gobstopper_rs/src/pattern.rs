@@ -133,6 +133,9 @@ pub enum PatternError {
     DuplicateName(String),
     /// A `<` or `>` left over in the literal text of this raw segment.
     Malformed(Vec<u8>),
+    /// Two parameters with no literal text between them (`<a><b>`): where one ends would be a guess, and a
+    /// backtracking matcher (the Python twin's `re`) takes time growing as a power of the path's length.
+    Adjacent(String, String),
 }
 
 fn placeholder() -> &'static Regex {
@@ -173,6 +176,9 @@ pub fn parse(pattern: &[u8]) -> Result<Vec<Segment>, PatternError> {
         literals.push(raw[pos..].to_vec());
         if literals.iter().any(|l| l.contains(&b'<') || l.contains(&b'>')) {
             return Err(PatternError::Malformed(raw.to_vec()));
+        }
+        if let Some(i) = (1..convs.len()).find(|&i| literals[i].is_empty()) {
+            return Err(PatternError::Adjacent(names[i - 1].clone(), names[i].clone()));
         }
         segments.push(Segment { literals, convs, names });
     }

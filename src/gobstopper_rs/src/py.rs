@@ -138,6 +138,11 @@ fn pattern_error(py: Python<'_>, pattern: &Bound<'_, PyString>, error: PatternEr
             "route pattern {!r} has a malformed placeholder in {!r}",
             (pattern, py_str(py, &raw)?).into_pyobject(py)?,
         )?),
+        PatternError::Adjacent(first, second) => PyValueError::new_err(fmt(
+            "route pattern {!r} has the parameters {!r} and {!r} with nothing between them: put literal text \
+             between two parameters",
+            (pattern, first, second).into_pyobject(py)?,
+        )?),
         PatternError::Unsupported(conv) => UnsupportedConvertor::new_err(fmt(
             "route pattern {!r} uses the convertor {!r}, which gobstopper_rs does not implement",
             (pattern, conv).into_pyobject(py)?,
