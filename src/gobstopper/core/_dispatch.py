@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .routes import RouteRecord
 
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
+#: The router's answer for a path that is not origin-form (``*``, ``""``): a 400 through the fallback.
+_NOT_ORIGIN_FORM: tuple[int, Any, Any] = (BAD_PARAM, None, "Invalid request target.")
 
 
 class Dispatcher:
@@ -127,7 +129,10 @@ class Dispatcher:
             exact = self.exact.get(request.path)
             route = exact.get(method) if exact is not None else None
             if route is None:
-                status, route, params = self.router.match(method, request.path)
+                path = request.path
+                # Only origin-form is routed (RFC 9112 §3.2): servers pass "*", "*.evil.example/x" or "" on, and
+                # the routers would read the first character as "/" (docs/hardening.md row 30).
+                status, route, params = self.router.match(method, path) if path[:1] == "/" else _NOT_ORIGIN_FORM
                 if status != FOUND:
                     request._miss = (status, route, params)  # type: ignore[attr-defined]
                     route = None
@@ -223,6 +228,10 @@ class Dispatcher:
                     return response
                 raise MethodNotAllowed(allowed)
             if status == BAD_PARAM:
+                if request.path == "*" and request.method == "OPTIONS":
+                    response = Response(b"", status=200)  # the server as a whole, no resource (RFC 9110 §9.3.7)
+                    del response.headers["content-type"]
+                    return response
                 raise BadRequest(params)
             moved = self._slash_redirect(request)
             if moved is not None:
@@ -315,7 +324,8 @@ class Dispatcher:
                 if sub is None:
                     break
                 target = sub._dispatcher
-            found, route, params = target.ws_router.match("WEBSOCKET", request.path)
+            path = request.path
+            found, route, params = target.ws_router.match("WEBSOCKET", path) if path[:1] == "/" else _NOT_ORIGIN_FORM
             if found != FOUND:
                 await channel.reject(400 if found == BAD_PARAM else 404)
                 return

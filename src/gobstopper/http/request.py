@@ -291,8 +291,13 @@ class Request(msgspec.Struct, _LazyState, dict=True, eq=False):
 
     @property
     def full_path(self) -> str:
-        """The path including the mount prefix, percent-encoded as on the wire."""
-        return quote(self.root_path + self.path, safe="/:@!$&'()*+,;=-._~")
+        """The path including the mount prefix, percent-encoded as on the wire; always begins with ``/``, so a
+        target that is not origin-form (``*.evil.example``, passed on by uvicorn) never extends the host in
+        :attr:`url` (docs/hardening.md row 30)."""
+        path = self.root_path + self.path
+        if path[:1] != "/":
+            path = "/" + path
+        return quote(path, safe="/:@!$&'()*+,;=-._~")
 
     @property
     def base_url(self) -> str:
