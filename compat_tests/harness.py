@@ -137,6 +137,24 @@ def _read_exact(sock: socket.socket, buf: bytearray, n: int) -> bool:
     return True
 
 
+def read_all(sock: socket.socket, bound: float) -> tuple[bytes, bool]:
+    """Everything the server sends until it closes the connection (True) or ``bound`` seconds pass (False)."""
+    data = b""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
 def raw_request(host: str, port: int, data: bytes, *, timeout: float = 5.0, head: bool = False) -> RawResponse:
     """Send ``data`` as is and parse one HTTP/1.1 response (content-length, chunked or read-to-close)."""
     with socket.create_connection((host, port), timeout=timeout) as sock:

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from compat_tests.harness import REAL_SERVERS, ServerTarget, Target, raw_request
+from compat_tests.harness import REAL_SERVERS, ServerTarget, Target, raw_request, read_all
 
 APP = "request_target:app"
 HOST = "testserver"
@@ -53,24 +52,9 @@ def port_of(target: Target) -> int:
 
 def exchange(target: Target, data: bytes) -> tuple[list[tuple[int, dict[str, str], bytes]], bool]:
     """Send ``data``; every response until the server closes (True) or ``BOUND`` passes (False)."""
-    buf = b""
-    closed = False
     with socket.create_connection(("127.0.0.1", port_of(target)), timeout=BOUND) as sock:
         sock.sendall(data)
-        deadline = time.monotonic() + BOUND
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            buf += chunk
+        buf, closed = read_all(sock, BOUND)
     answers = []
     while buf:
         head, sep, rest = buf.partition(b"\r\n\r\n")

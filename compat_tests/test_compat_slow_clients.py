@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from compat_tests.harness import RawResponse, ServerTarget, Target, load_app, raw_request
+from compat_tests.harness import RawResponse, ServerTarget, Target, load_app, raw_request, read_all
 
 APP = "slow_clients:app"
 BODY_TIMEOUT: float = load_app(APP).settings.http.body_timeout
@@ -39,24 +39,6 @@ BOUND = BODY_TIMEOUT + 8.0
 def port_of(target: Target) -> int:
     assert isinstance(target, ServerTarget)
     return target.server.port
-
-
-def read_all(sock: socket.socket, bound: float) -> tuple[bytes, bool]:
-    """Everything the server sends until it closes the connection (True) or ``bound`` seconds pass (False)."""
-    data = b""
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            break
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
 
 
 def responses(data: bytes) -> list[bytes]:

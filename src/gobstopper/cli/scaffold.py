@@ -246,7 +246,11 @@ def generate() -> None:
     """Generate a component and its test in the current project (models/, endpoints/, tasks/, sockets/)."""
 
 
-def _write_component(files: dict[str, str], force: bool) -> None:
+def _write_component(templates: dict[str, str], ctx: dict[str, Any], force: bool) -> None:
+    """Render each ``{path: template}`` with ``ctx`` and write it under the working directory (packages get an
+    ``__init__.py``)."""
+    env = _environment()
+    files = {path: _tidy(env.get_template(template).render(**ctx)) for path, template in templates.items()}
     for path in write_files(Path.cwd(), files, force):
         click.echo(f"wrote {path.relative_to(Path.cwd())}")
     for package in {Path(relative).parts[0] for relative in files}:
@@ -313,14 +317,11 @@ def generate_model(name: str, fields: tuple[str, ...], force: bool) -> None:
                        "sample": sample})  # fmt: skip
     # Required fields before optional ones (keyword-only anyway, but the generated code reads better).
     parsed.sort(key=lambda f: "None = None" in f["type"])
-    env = _environment()
     ctx = {"class_name": class_name, "module_name": snake(name), "fields": parsed, "imports": sorted(imports)}
     module = snake(name)
     _write_component(
-        {
-            f"models/{module}.py": _tidy(env.get_template("generate/model.py.j2").render(**ctx)),
-            f"tests/test_model_{module}.py": _tidy(env.get_template("generate/test_model.py.j2").render(**ctx)),
-        },
+        {f"models/{module}.py": "generate/model.py.j2", f"tests/test_model_{module}.py": "generate/test_model.py.j2"},
+        ctx,
         force,
     )
 
@@ -356,12 +357,12 @@ def generate_endpoint(path: str, method: str, auth: bool, force: bool) -> None:
         "blueprint_name": module,
         "body": method in ("POST", "PUT", "PATCH"),
     }
-    env = _environment()
     _write_component(
         {
-            f"endpoints/{module}.py": _tidy(env.get_template("generate/endpoint.py.j2").render(**ctx)),
-            f"tests/test_endpoint_{module}.py": _tidy(env.get_template("generate/test_endpoint.py.j2").render(**ctx)),
+            f"endpoints/{module}.py": "generate/endpoint.py.j2",
+            f"tests/test_endpoint_{module}.py": "generate/test_endpoint.py.j2",
         },
+        ctx,
         force,
     )
     click.echo(f"register it: from endpoints.{module} import bp; app.register_blueprint(bp)")
@@ -378,12 +379,12 @@ def generate_task(name: str, category: str, force: bool) -> None:
     Example: gobstopper generate task process_data --category data
     """
     ctx = {"name": snake(name), "category": category}
-    env = _environment()
     _write_component(
         {
-            f"tasks/{ctx['name']}.py": _tidy(env.get_template("generate/task.py.j2").render(**ctx)),
-            f"tests/test_task_{ctx['name']}.py": _tidy(env.get_template("generate/test_task.py.j2").render(**ctx)),
+            f"tasks/{ctx['name']}.py": "generate/task.py.j2",
+            f"tests/test_task_{ctx['name']}.py": "generate/test_task.py.j2",
         },
+        ctx,
         force,
     )
     click.echo(f"register it: from tasks.{ctx['name']} import register; register(app)")
@@ -411,12 +412,12 @@ def generate_websocket(path: str, room_based: bool, force: bool) -> None:
         "function_name": module,
         "blueprint_name": module,
     }
-    env = _environment()
     _write_component(
         {
-            f"sockets/{module}.py": _tidy(env.get_template("generate/websocket.py.j2").render(**ctx)),
-            f"tests/test_{module}.py": _tidy(env.get_template("generate/test_websocket.py.j2").render(**ctx)),
+            f"sockets/{module}.py": "generate/websocket.py.j2",
+            f"tests/test_{module}.py": "generate/test_websocket.py.j2",
         },
+        ctx,
         force,
     )
     click.echo(f"register it: from sockets.{module} import bp; app.register_blueprint(bp)")
